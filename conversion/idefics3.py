@@ -1,0 +1,103 @@
+"""Idefics3 / SmolVLM: SigLIP-style vision tower + pixel-shuffle connector + Llama text model.
+
+Facts libmtmd expects (read from llama.cpp's ``tools/mtmd`` sources): projector type
+``idefics3``; the connector's single linear layer is ``mm.model.fc.weight``; the pixel-shuffle
+factor is ``clip.vision.projector.scale_factor``; the processor's longest edge is
+``clip.vision.preproc_image_size``; the vision MLP uses tanh-approximated GELU.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gguf
+
+from conversion.base import (
+    OUTTYPES,
+    ArchitectureExporter,
+    TensorPlan,
+    add_profile,
+    add_provenance,
+    store_as,
+    write_gguf,
+)
+from conversion.llama_text import add_llama_parameters, llama_tensors
+from conversion.vocab import read_bpe_vocab, write_bpe_vocab
+from fakescope_cli.errors import ConversionError
+
+TEXT_PREFIX = "model.text_model."
+VISION_PREFIXES = ("model.vision_model.", "model.connector.")
+
+
+class Idefics3Exporter(ArchitectureExporter):
+    @property
+    def text_config(self) -> dict[str, Any]:
+        config = dict(self.checkpoint.config.get("text_config") or {})
+        if config.get("model_type", "llama") != "llama":
+            raise ConversionError(f"text model type {config.get('model_type')!r} is not Llama")
+        return config
+
+    @property
+    def vision_config(self) -> dict[str, Any]:
+        config = self.checkpoint.config.get("vision_config")
+        if not config:
+            raise ConversionError("config.json has no vision_config")
+        return dict(config)
+
+    def write_text(self, path: Path) -> list[TensorPlan]:
+        text_config = self.text_config
+        writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
+        writer.add_name(self.checkpoint.root.name)
+        add_llama_parameters(writer, text_config, OUTTYPES[self.outtype])
+        vocab = read_bpe_vocab(self.checkpoint, int(text_config["vocab_size"]))
+        write_bpe_vocab(writer, vocab, self.checkpoint.chat_template())
+        add_profile(writer, self.profile)
+        add_provenance(writer, self.checkpoint, self.source_sha256)
+        tensors = llama_tensors(self.checkpoint.tensors(), text_config, TEXT_PREFIX, self.outtype)
+        return write_gguf(writer, tensors)
+
+    def write_mmproj(self, path: Path) -> list[TensorPlan]:
+        vision = self.vision_config
+        processor = self.checkpoint.image_processor
+        if not processor:
+            raise ConversionError("no image processor config (preprocessor_config.json / processor_config.json)")
+        n_layers = int(vision["num_hidden_layers"])
+        writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
+        writer.add_type(gguf.GGUFType.MMPROJ)
+        writer.add_name(self.checkpoint.root.name + " vision projector")
+        writer.add_file_type(OUTTYPES[self.outtype])
+        writer.add_clip_has_vision_encoder(True)
+        writer.add_clip_projector_type(gguf.VisionProjectorType.IDEFICS3)
+        writer.add_vision_projection_dim(int(self.text_config["hidden_size"]))
+        writer.add_vision_image_size(int(vision["image_size"]))
+        writer.add_vision_patch_size(int(vision["patch_size"]))
+        writer.add_vision_embedding_length(int(vision["hidden_size"]))
+        writer.add_vision_feed_forward_length(int(vision["intermediate_size"]))
+        writer.add_vision_block_count(n_layers)
+        writer.add_vision_head_count(int(vision["num_attention_heads"]))
+        writer.add_vision_attention_layernorm_eps(float(vision.get("layer_norm_eps", 1e-6)))
+        writer.add_vision_image_mean([float(v) for v in processor.get("image_mean", [0.5] * 3)])
+        writer.add_vision_image_std([float(v) for v in processor.get("image_std", [0.5] * 3)])
+        writer.add_vision_projector_scale_factor(int(self.checkpoint.config.get("scale_factor", 2)))
+        writer.add_vision_use_gelu(True)
+        longest = (processor.get("size") or {}).get("longest_edge", vision["image_size"])
+        writer.add_vision_preproc_image_size(int(longest))
+        add_provenance(writer, self.checkpoint, self.source_sha256)
+
+        names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, n_layers)
+
+        def tensors():
+            for name, array in self.checkpoint.tensors():
+                if not name.startswith(VISION_PREFIXES):
+                    continue
+                new_name = names.get_name(name, try_suffixes=(".weight", ".bias"))
+                if new_name is None:
+                    raise ConversionError(f"no GGUF name for vision tensor {name!r}")
+                # llama.cpp keeps the patch and position embeddings in f32.
+                yield new_name, store_as(array, self.outtype, keep_f32=".embeddings." in name)
+
+        return write_gguf(writer, tensors())
+
+
+EXPORTER = Idefics3Exporter

@@ -1,0 +1,3 @@
+from fakescope_cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Model engines: the forensic model interface and its llama.cpp implementation."""

@@ -1,0 +1,193 @@
+"""Minimal, defensive GGUF header reader: metadata and tensor table, no tensor data.
+
+Used to describe and validate model files before llama.cpp opens them (a truncated or
+mismatched file must give a clear message, not a crash). Pure Python; sizes are capped
+because a model file from the internet is untrusted input too.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fakescope_cli.errors import ModelFileError
+
+MAGIC = b"GGUF"
+MAX_STRING = 64 << 20
+MAX_ARRAY = 50_000_000
+MAX_TENSORS = 1_000_000
+KEEP_ARRAY = 64  # longer arrays are summarised by their length
+
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+
+# ggml type id -> (name, elements per block, bytes per block)
+GGML_TYPES: dict[int, tuple[str, int, int]] = {
+    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
+    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
+    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176),
+    14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
+    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 30: ("BF16", 1, 2),
+}  # fmt: skip
+
+FILE_TYPES = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+              11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
+              17: "Q5_K_M", 18: "Q6_K", 32: "BF16"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: tuple[int, ...]
+    type_id: int
+    offset: int
+
+    @property
+    def type_name(self) -> str:
+        return GGML_TYPES.get(self.type_id, (f"type{self.type_id}", 0, 0))[0]
+
+    @property
+    def n_elements(self) -> int:
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count
+
+    @property
+    def n_bytes(self) -> int | None:
+        info = GGML_TYPES.get(self.type_id)
+        if info is None:
+            return None
+        _, block, size = info
+        return self.n_elements // block * size
+
+
+@dataclass
+class GGUFHeader:
+    path: Path
+    version: int
+    metadata: dict[str, Any]
+    tensors: list[TensorInfo] = field(default_factory=list)
+    data_offset: int = 0
+    file_size: int = 0
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", "unknown"))
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(t.n_elements for t in self.tensors)
+
+    @property
+    def file_type(self) -> str:
+        value = self.metadata.get("general.file_type")
+        if isinstance(value, int):
+            return FILE_TYPES.get(value, f"type{value}")
+        return "unknown"
+
+    def tensor_types(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for tensor in self.tensors:
+            counts[tensor.type_name] = counts.get(tensor.type_name, 0) + 1
+        return counts
+
+    @property
+    def expected_size(self) -> int:
+        """Smallest file size that holds every tensor's data."""
+        end = self.data_offset
+        for tensor in self.tensors:
+            size = tensor.n_bytes
+            if size is not None:
+                end = max(end, self.data_offset + tensor.offset + size)
+        return end
+
+
+class _Reader:
+    def __init__(self, fh: BinaryIO, path: Path):
+        self.fh = fh
+        self.path = path
+
+    def take(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise ModelFileError(f"{self.path}: file ends inside the GGUF header (truncated download?)")
+        return data
+
+    def scalar(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        length = self.scalar("<Q")
+        if length > MAX_STRING:
+            raise ModelFileError(f"{self.path}: implausible string length {length} in GGUF header")
+        return self.take(length).decode("utf-8", errors="replace")
+
+    def value(self, type_id: int) -> Any:
+        if type_id in _SCALARS:
+            return self.scalar(_SCALARS[type_id])
+        if type_id == 8:
+            return self.string()
+        if type_id == 9:
+            item_type = self.scalar("<I")
+            count = self.scalar("<Q")
+            if count > MAX_ARRAY:
+                raise ModelFileError(f"{self.path}: implausible array length {count} in GGUF header")
+            items = [self.value(item_type) for _ in range(count)]
+            return items if count <= KEEP_ARRAY else _LongArray(count)
+        raise ModelFileError(f"{self.path}: unknown GGUF value type {type_id}")
+
+
+@dataclass(frozen=True)
+class _LongArray:
+    length: int
+
+    def __repr__(self) -> str:
+        return f"<array of {self.length}>"
+
+
+def read_header(path: Path) -> GGUFHeader:
+    """Parse the header of ``path``; raise ModelFileError if it is not a whole GGUF file."""
+    path = Path(path)
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot open model file ({exc.strerror})") from None
+    with fh:
+        reader = _Reader(fh, path)
+        magic = fh.read(4)
+        if magic != MAGIC:
+            raise ModelFileError(f"{path}: not a GGUF file")
+        version = reader.scalar("<I")
+        if version not in (2, 3):
+            raise ModelFileError(f"{path}: unsupported GGUF version {version}")
+        n_tensors = reader.scalar("<Q")
+        n_kv = reader.scalar("<Q")
+        if n_tensors > MAX_TENSORS or n_kv > MAX_TENSORS:
+            raise ModelFileError(f"{path}: implausible GGUF header counts")
+        metadata: dict[str, Any] = {}
+        for _ in range(n_kv):
+            key = reader.string()
+            metadata[key] = reader.value(reader.scalar("<I"))
+        tensors = []
+        for _ in range(n_tensors):
+            name = reader.string()
+            n_dims = reader.scalar("<I")
+            if n_dims > 8:
+                raise ModelFileError(f"{path}: tensor {name!r} has {n_dims} dimensions")
+            shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
+            tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
+        alignment = int(metadata.get("general.alignment", 32)) or 32
+        position = fh.tell()
+        data_offset = (position + alignment - 1) // alignment * alignment
+        size = path.stat().st_size
+    header = GGUFHeader(path, version, metadata, tensors, data_offset, size)
+    if size < header.expected_size:
+        raise ModelFileError(
+            f"{path}: file is truncated ({size} bytes, tensors need {header.expected_size}); "
+            "download or copy it again"
+        )
+    return header

@@ -1,0 +1,113 @@
+"""Read an input file as an image, safely: recognised by content, size-capped, fully decoded."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from fakescope_cli.errors import ImageInputError
+
+DEFAULT_MAX_PIXELS = 100_000_000  # 100 megapixels
+MAX_FILE_BYTES = 512 << 20
+
+# Leading bytes of the formats Pillow decodes here.
+_SIGNATURES: list[tuple[bytes, str]] = [
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+]
+IMAGE_SUFFIXES = {
+    ".png", ".jpg", ".jpeg", ".jpe", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif",
+}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """The image format the first bytes announce, or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    for signature, name in _SIGNATURES:
+        if head.startswith(signature):
+            return name
+    return None
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """Decoded RGB pixels plus what identifies the file they came from."""
+
+    path: Path
+    rgb: bytes
+    width: int
+    height: int
+    format: str
+    sha256: str
+
+    @property
+    def pixel_id(self) -> str:
+        """Identity of the decoded pixels (used to reuse an image's evaluation)."""
+        digest = hashlib.sha256(f"{self.width}x{self.height}:".encode())
+        digest.update(self.rgb)
+        return digest.hexdigest()
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode ``path`` into RGB (EXIF orientation applied, alpha over white)."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise ImageInputError(f"{path}: empty file (0 bytes)")
+        if size > MAX_FILE_BYTES:
+            raise ImageInputError(f"{path}: file too large ({size} bytes)")
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ImageInputError(f"{path}: is a folder, not an image") from None
+    except PermissionError:
+        raise ImageInputError(f"{path}: permission denied") from None
+    except FileNotFoundError:
+        raise ImageInputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ImageInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageInputError(
+                    f"{path}: {width}x{height} pixels is over the {max_pixels:,}-pixel limit "
+                    "(possible decompression bomb)"
+                )
+            fmt = image.format or "unknown"
+            image.load()
+            image = ImageOps.exif_transpose(image) or image
+            rgb = _to_rgb(image)
+    except ImageInputError:
+        raise
+    except Image.DecompressionBombError:
+        raise ImageInputError(f"{path}: image dimensions are too large (possible decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise ImageInputError(f"{path}: not an image, or a format this build cannot read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageInputError(f"{path}: damaged or truncated image ({exc})") from None
+    if rgb.width < 1 or rgb.height < 1:
+        raise ImageInputError(f"{path}: image has no pixels")
+    return LoadedImage(path, rgb.tobytes(), rgb.width, rgb.height, fmt, digest)

@@ -1,0 +1,43 @@
+"""Per-user folders (config, data, cache), following each platform's convention."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP = "fakescope"
+
+
+def _home() -> Path:
+    return Path.home()
+
+
+def config_dir() -> Path:
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Application Support" / APP
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA", _home() / "AppData" / "Roaming")) / APP
+    return Path(os.environ.get("XDG_CONFIG_HOME") or _home() / ".config") / APP
+
+
+def data_dir() -> Path:
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Application Support" / APP
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", _home() / "AppData" / "Local")) / APP
+    return Path(os.environ.get("XDG_DATA_HOME") or _home() / ".local" / "share") / APP
+
+
+def config_file() -> Path:
+    """``$FAKESCOPE_CONFIG`` or ``<config dir>/config.toml``."""
+    override = os.environ.get("FAKESCOPE_CONFIG")
+    return Path(override) if override else config_dir() / "config.toml"
+
+
+def models_dirs() -> list[Path]:
+    """Default model folders, searched in order: the user's models folder, then the bundled one."""
+    override = os.environ.get("FAKESCOPE_MODELS_DIR")
+    user = Path(override) if override else data_dir() / "models"
+    bundled = Path(__file__).resolve().parent.parent / "models"
+    return [user, bundled]

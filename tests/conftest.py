@@ -1,0 +1,75 @@
+"""Session fixtures: a tiny random-init Idefics3 checkpoint, converted by our converter.
+
+Built from scratch in the test session (no network, no downloaded files). The model has
+random weights: tests use it to check plumbing and numerical parity, never detection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.support.tiny_idefics3 import build_tiny_idefics3
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Never read or write the developer's real config, data or cache folders."""
+    home = tmp_path_factory.mktemp("home")
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("FAKESCOPE_MODEL", "FAKESCOPE_MMPROJ", "FAKESCOPE_CONFIG", "FAKESCOPE_MODELS_DIR", "FAKESCOPE_DEBUG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("FAKESCOPE_MODELS_DIR", str(home / "no-models-here"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_idefics3(tmp_path_factory.mktemp("tiny-hf") / "tiny-idefics3")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(text GGUF, mmproj GGUF) exported in f32 so parity tolerances can be tight."""
+    from conversion.export import export_checkpoint
+
+    result = export_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("tiny-gguf"), name="tiny", outtype="f32")
+    return result.text, result.mmproj
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_gguf) -> Iterator[object]:
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+
+    engine = LlamaEngine(ModelFiles(tiny_gguf[0], tiny_gguf[1], "test"))
+    yield engine
+    engine.close()
+
+
+def write_test_image(path: Path, size: tuple[int, int] = (64, 64), seed: int = 0, fmt: str = "PNG") -> Path:
+    """A smooth random image (low-frequency content, so resampling filters agree closely)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    image = Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC)
+    image.save(path, format=fmt)
+    return path
+
+
+@pytest.fixture()
+def image_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    write_test_image(folder / "a.png", seed=1)
+    write_test_image(folder / "b.jpg", seed=2, fmt="JPEG")
+    return folder
+
+
+if os.environ.get("FAKESCOPE_TEST_THREADS"):
+    os.environ.setdefault("OMP_NUM_THREADS", os.environ["FAKESCOPE_TEST_THREADS"])
