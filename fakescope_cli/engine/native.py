@@ -21,7 +21,7 @@ import numpy as np
 from fakescope_cli.errors import InferenceError, ModelFileError
 
 log = logging.getLogger(__name__)
-native_log = logging.getLogger("fakescope.llama_cpp")
+native_log = logging.getLogger("fakescope_cli.llama_cpp")
 
 
 def _load_bindings():

@@ -1,0 +1,106 @@
+"""What every command shares: consoles, safe text, exit codes, model loading, error mapping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from fakescope_cli.errors import FakeScopeError
+
+if TYPE_CHECKING:
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.formats import ModelRecord
+
+EXIT_OK = 0
+EXIT_FLAGGED = 1
+EXIT_ERROR = 2
+EXIT_UNREADABLE = 3
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 nothing flagged; 1 at least one image flagged; 2 usage or model error; "
+    "3 some inputs could not be read (the rest were scanned; 3 wins over 1)."
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def safe(text: object) -> str:
+    """Text from files or the model, made inert for a terminal: control characters shown as
+    escapes (no ANSI sequences, no bidi tricks) and Rich markup escaped."""
+    cleaned = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return escape(cleaned)
+
+
+def warn(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {safe(message)}")
+
+
+def error_line(message: str) -> None:
+    stderr.print(f"[red]error:[/] {safe(message)}")
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Turn a library error into one line on stderr and exit code 2."""
+    try:
+        yield
+    except FakeScopeError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", "-m", help="Text GGUF (or a folder holding one model pair).")
+]
+MmprojOption = Annotated[Path | None, typer.Option("--mmproj", help="Vision projector GGUF (mmproj).")]
+GpuLayersOption = Annotated[
+    int, typer.Option("--gpu-layers", help="Layers to offload to Metal/CUDA (needs a GPU build; -1 = all).")
+]
+ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")]
+ContextOption = Annotated[int, typer.Option("--n-ctx", help="Context length in tokens.", min=256)]
+
+
+def open_engine(model: Path | None, mmproj: Path | None, gpu_layers: int, threads: int | None, n_ctx: int,
+                seed: int = 0) -> LlamaEngine:
+    """Locate, validate and load the model pair (one load per process)."""
+    import logging
+
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.engine.native import LoadOptions
+    from fakescope_cli.models import locate_model, validate_pair
+
+    files = locate_model(model, mmproj)
+    validated = validate_pair(files)
+    n_ctx_train = validated.text.metadata.get(f"{validated.text.architecture}.context_length")
+    if isinstance(n_ctx_train, int) and 0 < n_ctx_train < n_ctx:
+        n_ctx = n_ctx_train
+    verbose = logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG)
+    options = LoadOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, threads=threads, seed=seed, verbose=verbose)
+    return LlamaEngine(files, options)
+
+
+def model_record(engine: LlamaEngine) -> ModelRecord:
+    from fakescope_cli.formats import ModelRecord
+    from fakescope_cli.models import file_sha256
+
+    profile = engine.profile
+    return ModelRecord(
+        text=str(engine.files.text),
+        text_sha256=file_sha256(engine.files.text),
+        mmproj=str(engine.files.mmproj),
+        mmproj_sha256=file_sha256(engine.files.mmproj),
+        profile=profile.name,
+        label_fake=profile.label_fake,
+        label_real=profile.label_real,
+        judge_prompt=profile.judge_prompt,
+    )

@@ -1,0 +1,119 @@
+"""`fakescope explain` and `fakescope ask`: the model's written rationale, or a free-form answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fakescope_cli.commands._common import (
+    EXIT_CODES_HELP,
+    EXIT_FLAGGED,
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    ContextOption,
+    GpuLayersOption,
+    MmprojOption,
+    ModelOption,
+    ThreadsOption,
+    domain_errors,
+    error_line,
+    model_record,
+    open_engine,
+    safe,
+    stdout,
+)
+from fakescope_cli.errors import ImageInputError
+from fakescope_cli.formats import run_header
+from fakescope_cli.imageio import LoadedImage, load_image
+from fakescope_cli.results import DecodingSettings, ImageResult
+from fakescope_cli.scan import DEFAULT_THRESHOLD, VERDICT_AI, model_verdict
+
+MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")]
+TemperatureOption = Annotated[
+    float, typer.Option(min=0.0, help="0 = greedy (deterministic); above 0 samples with --seed.")
+]
+SeedOption = Annotated[int, typer.Option(help="Random seed for sampling.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+RATIONALE_NOTE = "The model's rationale, not proof: check the evidence it names."
+
+
+def _load(image_path: Path) -> LoadedImage:
+    try:
+        return load_image(image_path)
+    except ImageInputError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_UNREADABLE) from None
+
+
+def explain(
+    image: Annotated[Path, typer.Argument(help="The image to examine.")],
+    model: ModelOption = None,
+    mmproj: MmprojOption = None,
+    threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = DEFAULT_THRESHOLD,
+    max_tokens: MaxTokensOption = 256,
+    temperature: TemperatureOption = 0.0,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
+    gpu_layers: GpuLayersOption = 0,
+    threads: ThreadsOption = None,
+    n_ctx: ContextOption = 4096,
+) -> None:
+    """Verdict, p(fake) and the model's written reasoning for one image."""
+    loaded = _load(image)
+    settings = DecodingSettings(temperature, seed, max_tokens, n_ctx, gpu_layers)
+    with domain_errors():
+        engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
+        with engine:
+            score, text = engine.explain(loaded, settings)
+            record = model_record(engine) if as_json else None
+    verdict = model_verdict(score.p_fake, threshold)
+    if as_json and record is not None:
+        result = ImageResult(str(image), verdict, score, loaded.sha256, loaded.width, loaded.height,
+                             loaded.format, explanation=text)
+        body = {**run_header(record, settings, threshold), "result": result.to_dict(detailed=True),
+                "note": RATIONALE_NOTE}
+        sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    else:
+        style = "red" if verdict == VERDICT_AI else "green"
+        stdout.print(f"[bold]{safe(image)}[/]")
+        stdout.print(f"verdict: [{style}]{verdict}[/]   p(fake) = {score.p_fake:.3f}")
+        stdout.print(f"\n[bold]Model rationale[/] [dim]({RATIONALE_NOTE})[/]")
+        stdout.print(safe(text) if text else "[dim](the model wrote nothing)[/]")
+    raise typer.Exit(EXIT_FLAGGED if verdict == VERDICT_AI else EXIT_OK)
+
+
+def ask(
+    image: Annotated[Path, typer.Argument(help="The image to ask about.")],
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    model: ModelOption = None,
+    mmproj: MmprojOption = None,
+    max_tokens: MaxTokensOption = 256,
+    temperature: TemperatureOption = 0.0,
+    seed: SeedOption = 0,
+    as_json: JsonOption = False,
+    gpu_layers: GpuLayersOption = 0,
+    threads: ThreadsOption = None,
+    n_ctx: ContextOption = 4096,
+) -> None:
+    """Ask the model a free-form question about one image."""
+    loaded = _load(image)
+    settings = DecodingSettings(temperature, seed, max_tokens, n_ctx, gpu_layers)
+    with domain_errors():
+        engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
+        with engine:
+            answer = engine.ask(loaded, question, settings)
+            record = model_record(engine) if as_json else None
+    if as_json and record is not None:
+        body = {**run_header(record, settings, DEFAULT_THRESHOLD), "path": str(image),
+                "sha256": loaded.sha256, "question": question, "answer": answer}
+        sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+    else:
+        stdout.print(safe(answer) if answer else "[dim](the model wrote nothing)[/]")
+
+
+explain.__doc__ = f"Verdict, p(fake) and the model's written reasoning for one image.\n\n{EXIT_CODES_HELP}"

@@ -1,0 +1,69 @@
+"""Machine-readable output: JSON report, JSON Lines, CSV. Renderers only read results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fakescope_cli import __version__
+from fakescope_cli.results import RESULT_SCHEMA, DecodingSettings, ImageResult
+
+CSV_FIELDS = ["path", "verdict", "p_fake", "error", "sha256", "width", "height", "format"]
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """Which model produced a result, precisely enough to reproduce it."""
+
+    text: str
+    text_sha256: str
+    mmproj: str
+    mmproj_sha256: str
+    profile: str
+    label_fake: str
+    label_real: str
+    judge_prompt: str
+
+
+def run_header(model: ModelRecord, decoding: DecodingSettings, threshold: float) -> dict[str, Any]:
+    return {
+        "schema": RESULT_SCHEMA,
+        "tool": {"name": "fakescope", "version": __version__, "python": platform.python_version()},
+        "model": asdict(model),
+        "decoding": asdict(decoding),
+        "threshold": threshold,
+    }
+
+
+def json_report(header: dict[str, Any], results: list[ImageResult]) -> str:
+    summary: dict[str, int] = {}
+    for result in results:
+        key = result.verdict or "error"
+        summary[key] = summary.get(key, 0) + 1
+    body = {**header, "summary": summary, "results": [r.to_dict(detailed=True) for r in results]}
+    return json.dumps(body, indent=2, ensure_ascii=False)
+
+
+def jsonl_line(result: ImageResult, model: ModelRecord) -> str:
+    data = result.to_dict()
+    data["schema"] = RESULT_SCHEMA
+    data["model_sha256"] = model.text_sha256
+    data["mmproj_sha256"] = model.mmproj_sha256
+    return json.dumps(data, ensure_ascii=False)
+
+
+def csv_text(results: list[ImageResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for result in results:
+        row = result.to_dict()
+        # Keep spreadsheet programs from treating a file name as a formula.
+        if isinstance(row["path"], str) and row["path"][:1] in ("=", "+", "-", "@"):
+            row["path"] = "'" + row["path"]
+        writer.writerow(row)
+    return buffer.getvalue()

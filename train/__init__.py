@@ -1,0 +1,4 @@
+"""Training path (FakeChain -> FakeInstruct -> instruction tuning); see the training issue.
+
+Imports torch/transformers; never imported by the CLI.
+"""
