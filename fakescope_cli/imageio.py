@@ -105,6 +105,9 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     except Image.DecompressionBombError:
         raise ImageInputError(f"{path}: image dimensions are too large (possible decompression bomb)") from None
     except UnidentifiedImageError:
+        announced = sniff_format(data[:16])
+        if announced:
+            raise ImageInputError(f"{path}: damaged or truncated {announced} file (cannot be decoded)") from None
         raise ImageInputError(f"{path}: not an image, or a format this build cannot read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"{path}: damaged or truncated image ({exc})") from None

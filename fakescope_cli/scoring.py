@@ -48,5 +48,9 @@ def label_probabilities(labels: Mapping[str, Sequence[Sequence[float]]]) -> dict
     if len(labels) < 2:
         raise ValueError("need at least two labels to compare")
     scores = {name: label_score(variants) for name, variants in labels.items()}
-    norm = logsumexp(list(scores.values()))
-    return {name: math.exp(s - norm) for name, s in scores.items()}
+    top = max(scores.values())
+    if math.isinf(top) and top < 0:
+        raise ValueError("every label has probability zero")
+    weights = {name: math.exp(s - top) for name, s in scores.items()}
+    total = math.fsum(weights.values())
+    return {name: w / total for name, w in weights.items()}

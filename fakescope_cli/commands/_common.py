@@ -34,11 +34,15 @@ stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def printable(text: object) -> str:
+    """Text from files or the model with control characters shown as escapes (no ANSI
+    sequences, no bidi tricks)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
 def safe(text: object) -> str:
-    """Text from files or the model, made inert for a terminal: control characters shown as
-    escapes (no ANSI sequences, no bidi tricks) and Rich markup escaped."""
-    cleaned = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
-    return escape(cleaned)
+    """:func:`printable`, and Rich markup escaped: for anything printed through Rich."""
+    return escape(printable(text))
 
 
 def warn(message: str) -> None:

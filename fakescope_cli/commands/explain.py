@@ -65,9 +65,9 @@ def explain(
 ) -> None:
     """Verdict, p(fake) and the model's written reasoning for one image."""
     loaded = _load(image)
-    settings = DecodingSettings(temperature, seed, max_tokens, n_ctx, gpu_layers)
     with domain_errors():
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
+        settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
         with engine:
             score, text = engine.explain(loaded, settings)
             record = model_record(engine) if as_json else None
@@ -102,9 +102,9 @@ def ask(
 ) -> None:
     """Ask the model a free-form question about one image."""
     loaded = _load(image)
-    settings = DecodingSettings(temperature, seed, max_tokens, n_ctx, gpu_layers)
     with domain_errors():
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
+        settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
         with engine:
             answer = engine.ask(loaded, question, settings)
             record = model_record(engine) if as_json else None

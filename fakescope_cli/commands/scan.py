@@ -25,6 +25,7 @@ from fakescope_cli.commands._common import (
     error_line,
     model_record,
     open_engine,
+    printable,
     safe,
     stderr,
     stdout,
@@ -62,6 +63,7 @@ def scan(
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx)
     with engine:
         record = model_record(engine) if (as_json or as_jsonl) else None
+        effective_ctx = engine.native.n_ctx
         results: list[ImageResult] = []
         progress = Progress(
             TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -79,7 +81,7 @@ def scan(
                 progress.advance(task)
 
     if as_json and record is not None:
-        header = run_header(record, DecodingSettings(n_ctx=n_ctx, gpu_layers=gpu_layers), threshold)
+        header = run_header(record, DecodingSettings(n_ctx=effective_ctx, gpu_layers=gpu_layers), threshold)
         sys.stdout.write(json_report(header, results) + "\n")
     elif as_csv:
         sys.stdout.write(csv_text(results))
@@ -97,6 +99,14 @@ def exit_code(results: list[ImageResult]) -> int:
 
 
 def _print_table(results: list[ImageResult]) -> None:
+    """A table on a terminal; tab-separated lines (header first) when piped, for grep and cut."""
+    if not stdout.is_terminal:
+        lines = ["path\tverdict\tp_fake"]
+        for r in results:
+            path = printable(r.path).replace("\t", "\\t")
+            lines.append(f"{path}\terror\t-" if r.error else f"{path}\t{r.verdict}\t{r.p_fake:.4f}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
     table = Table(show_edge=False, header_style="bold")
     table.add_column("path", overflow="fold")
     table.add_column("verdict")
