@@ -47,7 +47,7 @@ def add_provenance(writer: gguf.GGUFWriter, checkpoint: Checkpoint, source_sha25
     writer.add_string(KEY_SOURCE_SHA256, source_sha256)
     writer.add_string(KEY_SOURCE_ARCH, checkpoint.architecture)
     writer.add_string(KEY_CONVERTER_VERSION, CONVERTER_VERSION)
-    writer.add_string(KEY_CONVERTED_AT, _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    writer.add_string(KEY_CONVERTED_AT, _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def add_profile(writer: gguf.GGUFWriter, profile: ModelProfile) -> None:

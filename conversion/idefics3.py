@@ -61,7 +61,9 @@ class Idefics3Exporter(ArchitectureExporter):
         vision = self.vision_config
         processor = self.checkpoint.image_processor
         if not processor:
-            raise ConversionError("no image processor config (preprocessor_config.json / processor_config.json)")
+            raise ConversionError(
+                "no image processor config (preprocessor_config.json / processor_config.json)"
+            )
         n_layers = int(vision["num_hidden_layers"])
         writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
         writer.add_type(gguf.GGUFType.MMPROJ)

@@ -16,9 +16,7 @@ def rope_permute(weight: np.ndarray, n_head: int) -> np.ndarray:
     """Reorder Q/K rows from Hugging Face's rotate-half layout to llama.cpp's interleaved one."""
     rows = weight.shape[0]
     return (
-        weight.reshape(n_head, 2, rows // n_head // 2, *weight.shape[1:])
-        .swapaxes(1, 2)
-        .reshape(weight.shape)
+        weight.reshape(n_head, 2, rows // n_head // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
     )
 
 

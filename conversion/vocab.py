@@ -59,15 +59,15 @@ def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
 
     by_id: dict[int, tuple[str, int]] = {}
     for text, idx in model["vocab"].items():
-        by_id[int(idx)] = (text, gguf.TokenType.NORMAL)
+        by_id[int(idx)] = (text, int(gguf.TokenType.NORMAL))
     for added in data.get("added_tokens", []):
-        kind = gguf.TokenType.CONTROL if added.get("special") else gguf.TokenType.USER_DEFINED
+        kind = int(gguf.TokenType.CONTROL if added.get("special") else gguf.TokenType.USER_DEFINED)
         by_id[int(added["id"])] = (added["content"], kind)
     size = max(vocab_size, max(by_id) + 1)
     tokens: list[str] = []
     types: list[int] = []
     for idx in range(size):
-        text, kind = by_id.get(idx, (f"[PAD{idx}]", gguf.TokenType.UNUSED))
+        text, kind = by_id.get(idx, (f"[PAD{idx}]", int(gguf.TokenType.UNUSED)))
         tokens.append(text)
         types.append(int(kind))
 

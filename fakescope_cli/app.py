@@ -37,14 +37,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """Offline forensics for AI-generated images."""
 
 
 def _configure_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s" if debug else "warning: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(levelname)s: %(name)s: %(message)s" if debug else "warning: %(message)s")
+    )
     logger = logging.getLogger("fakescope_cli")
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -38,6 +38,7 @@ def discover(paths: Sequence[Path]) -> Iterator[InputFile]:
     """Files named directly are always analysed; folders are searched recursively for images."""
     seen: set[Path] = set()
     for raw in paths:
+        candidates: Iterator[Path]
         if raw.is_dir():
             candidates = (p for p in _walk(raw) if _looks_like_image(p))
         elif raw.exists():

@@ -26,7 +26,18 @@ _SIGNATURES: list[tuple[bytes, str]] = [
     (b"MM\x00*", "TIFF"),
 ]
 IMAGE_SUFFIXES = {
-    ".png", ".jpg", ".jpeg", ".jpe", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".gif",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".heic",
+    ".heif",
+    ".avif",
 }
 
 
@@ -98,16 +109,20 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
                 )
             fmt = image.format or "unknown"
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            rgb = _to_rgb(image)
+            upright: Image.Image = ImageOps.exif_transpose(image) or image
+            rgb = _to_rgb(upright)
     except ImageInputError:
         raise
     except Image.DecompressionBombError:
-        raise ImageInputError(f"{path}: image dimensions are too large (possible decompression bomb)") from None
+        raise ImageInputError(
+            f"{path}: image dimensions are too large (possible decompression bomb)"
+        ) from None
     except UnidentifiedImageError:
         announced = sniff_format(data[:16])
         if announced:
-            raise ImageInputError(f"{path}: damaged or truncated {announced} file (cannot be decoded)") from None
+            raise ImageInputError(
+                f"{path}: damaged or truncated {announced} file (cannot be decoded)"
+            ) from None
         raise ImageInputError(f"{path}: not an image, or a format this build cannot read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"{path}: damaged or truncated image ({exc})") from None

@@ -87,7 +87,9 @@ def locate_model(
         return _resolve(model, mmproj, "--model")
     if env.get("FAKESCOPE_MODEL"):
         env_mmproj = env.get("FAKESCOPE_MMPROJ")
-        return _resolve(Path(env["FAKESCOPE_MODEL"]), Path(env_mmproj) if env_mmproj else mmproj, "FAKESCOPE_MODEL")
+        return _resolve(
+            Path(env["FAKESCOPE_MODEL"]), Path(env_mmproj) if env_mmproj else mmproj, "FAKESCOPE_MODEL"
+        )
     config_path = paths.config_file()
     config = _read_config(config_path)
     if config.get("model"):
@@ -122,7 +124,9 @@ def validate_pair(files: ModelFiles) -> ValidatedModel:
     text = read_header(files.text)
     proj = read_header(files.mmproj)
     if text.architecture == "clip":
-        raise ModelFileError(f"{files.text}: this is a vision projector, not a text model (swap --model/--mmproj?)")
+        raise ModelFileError(
+            f"{files.text}: this is a vision projector, not a text model (swap --model/--mmproj?)"
+        )
     if proj.architecture != "clip":
         raise ModelFileError(f"{files.mmproj}: not a vision projector (architecture {proj.architecture!r})")
     n_embd = text.metadata.get(f"{text.architecture}.embedding_length")

@@ -47,8 +47,7 @@ class ModelProfile:
     version: int = PROFILE_FORMAT_VERSION
     judge_prompt: str = "Is this image real or fake? Answer with one word: real or fake."
     explain_prompt: str = (
-        "Is this image real or fake? Explain your judgment by describing the visual trace "
-        "evidence you see."
+        "Is this image real or fake? Explain your judgment by describing the visual trace evidence you see."
     )
     label_fake: str = "fake"
     label_real: str = "real"

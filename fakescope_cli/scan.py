@@ -28,7 +28,9 @@ def model_verdict(p_fake: float, threshold: float) -> str:
     return VERDICT_AI if p_fake >= threshold else VERDICT_REAL
 
 
-def scan_files(model: ForensicModel, inputs: Iterable[InputFile], options: ScanOptions) -> Iterator[ImageResult]:
+def scan_files(
+    model: ForensicModel, inputs: Iterable[InputFile], options: ScanOptions
+) -> Iterator[ImageResult]:
     for item in inputs:
         if item.error is not None:
             yield ImageResult(path=str(item.path), error=item.error)
@@ -38,7 +40,10 @@ def scan_files(model: ForensicModel, inputs: Iterable[InputFile], options: ScanO
         try:
             image = load_image(item.path, options.max_pixels)
             result.sha256, result.width, result.height, result.format = (
-                image.sha256, image.width, image.height, image.format,
+                image.sha256,
+                image.width,
+                image.height,
+                image.format,
             )
             result.score = model.score(image)
             result.verdict = model_verdict(result.score.p_fake, options.threshold)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.tiny_idefics3 import build_tiny_idefics3
+from conversion.synthetic import build_tiny_idefics3
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,13 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.setenv("HOME", str(home))
-    for var in ("FAKESCOPE_MODEL", "FAKESCOPE_MMPROJ", "FAKESCOPE_CONFIG", "FAKESCOPE_MODELS_DIR", "FAKESCOPE_DEBUG"):
+    for var in (
+        "FAKESCOPE_MODEL",
+        "FAKESCOPE_MMPROJ",
+        "FAKESCOPE_CONFIG",
+        "FAKESCOPE_MODELS_DIR",
+        "FAKESCOPE_DEBUG",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FAKESCOPE_MODELS_DIR", str(home / "no-models-here"))
 
@@ -39,7 +45,9 @@ def tiny_gguf(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
     """(text GGUF, mmproj GGUF) exported in f32 so parity tolerances can be tight."""
     from conversion.export import export_checkpoint
 
-    result = export_checkpoint(tiny_checkpoint, tmp_path_factory.mktemp("tiny-gguf"), name="tiny", outtype="f32")
+    result = export_checkpoint(
+        tiny_checkpoint, tmp_path_factory.mktemp("tiny-gguf"), name="tiny", outtype="f32"
+    )
     return result.text, result.mmproj
 
 

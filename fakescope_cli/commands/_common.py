@@ -74,8 +74,9 @@ ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU thread
 ContextOption = Annotated[int, typer.Option("--n-ctx", help="Context length in tokens.", min=256)]
 
 
-def open_engine(model: Path | None, mmproj: Path | None, gpu_layers: int, threads: int | None, n_ctx: int,
-                seed: int = 0) -> LlamaEngine:
+def open_engine(
+    model: Path | None, mmproj: Path | None, gpu_layers: int, threads: int | None, n_ctx: int, seed: int = 0
+) -> LlamaEngine:
     """Locate, validate and load the model pair (one load per process)."""
     import logging
 

@@ -73,10 +73,21 @@ def explain(
             record = model_record(engine) if as_json else None
     verdict = model_verdict(score.p_fake, threshold)
     if as_json and record is not None:
-        result = ImageResult(str(image), verdict, score, loaded.sha256, loaded.width, loaded.height,
-                             loaded.format, explanation=text)
-        body = {**run_header(record, settings, threshold), "result": result.to_dict(detailed=True),
-                "note": RATIONALE_NOTE}
+        result = ImageResult(
+            str(image),
+            verdict,
+            score,
+            loaded.sha256,
+            loaded.width,
+            loaded.height,
+            loaded.format,
+            explanation=text,
+        )
+        body = {
+            **run_header(record, settings, threshold),
+            "result": result.to_dict(detailed=True),
+            "note": RATIONALE_NOTE,
+        }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
         style = "red" if verdict == VERDICT_AI else "green"
@@ -109,8 +120,13 @@ def ask(
             answer = engine.ask(loaded, question, settings)
             record = model_record(engine) if as_json else None
     if as_json and record is not None:
-        body = {**run_header(record, settings, DEFAULT_THRESHOLD), "path": str(image),
-                "sha256": loaded.sha256, "question": question, "answer": answer}
+        body = {
+            **run_header(record, settings, DEFAULT_THRESHOLD),
+            "path": str(image),
+            "sha256": loaded.sha256,
+            "question": question,
+            "answer": answer,
+        }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
         stdout.print(safe(answer) if answer else "[dim](the model wrote nothing)[/]")

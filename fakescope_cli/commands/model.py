@@ -32,8 +32,13 @@ def _describe(header: GGUFHeader) -> dict[str, Any]:
         "tensor_types": header.tensor_types(),
     }
     if arch == "clip":
-        for key in ("clip.projector_type", "clip.vision.image_size", "clip.vision.patch_size",
-                    "clip.vision.projection_dim", "clip.vision.preproc_image_size"):
+        for key in (
+            "clip.projector_type",
+            "clip.vision.image_size",
+            "clip.vision.patch_size",
+            "clip.vision.projection_dim",
+            "clip.vision.preproc_image_size",
+        ):
             data[key.split(".", 1)[1]] = meta.get(key)
     else:
         for key in ("context_length", "embedding_length", "block_count"):
@@ -46,7 +51,9 @@ def _describe(header: GGUFHeader) -> dict[str, Any]:
 
 @app.command()
 def info(
-    path: Annotated[Path | None, typer.Argument(help="Text GGUF or a model folder (default: the model in use).")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Text GGUF or a model folder (default: the model in use).")
+    ] = None,
     mmproj: MmprojOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
@@ -58,8 +65,13 @@ def info(
     profile, warnings = profile_from_metadata({k: str(v) for k, v in validated.text.metadata.items()})
     profile_data = {k: v for k, v in profile.as_dict().items() if k != "chat_template"}
     if as_json:
-        body = {"found_by": files.found_by, "text": text, "mmproj": proj, "profile": profile_data,
-                "warnings": warnings}
+        body = {
+            "found_by": files.found_by,
+            "text": text,
+            "mmproj": proj,
+            "profile": profile_data,
+            "warnings": warnings,
+        }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
         return
     for warning in warnings:

@@ -45,7 +45,9 @@ def scan(
         float, typer.Option(min=0.0, max=1.0, help="Flag an image when p(fake) is at least this.")
     ] = DEFAULT_THRESHOLD,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")] = False,
-    as_jsonl: Annotated[bool, typer.Option("--jsonl", help="Print one JSON line per image as it finishes.")] = False,
+    as_jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Print one JSON line per image as it finishes.")
+    ] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
@@ -66,8 +68,13 @@ def scan(
         effective_ctx = engine.native.n_ctx
         results: list[ImageResult] = []
         progress = Progress(
-            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=stderr, transient=True, disable=not stderr.is_terminal,
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
+            disable=not stderr.is_terminal,
         )
         with progress:
             task = progress.add_task("scanning", total=len(inputs))

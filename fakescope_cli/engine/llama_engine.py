@@ -26,9 +26,9 @@ _TOKEN_LIKE = re.compile(r"<\|?[^<>\s]{1,48}\|?>")
 class LlamaEngine:
     """A FakeScope-style model pair run by llama.cpp and libmtmd; load once, reuse per image."""
 
-    def __init__(self, files: ModelFiles, options: LoadOptions = LoadOptions()):
+    def __init__(self, files: ModelFiles, options: LoadOptions | None = None):
         self.files = files
-        self.native = NativeModel(files.text, files.mmproj, options)
+        self.native = NativeModel(files.text, files.mmproj, options or LoadOptions())
         try:
             profile, self.warnings = profile_from_metadata(self.native.metadata)
             self.profile: ModelProfile = profile
@@ -75,15 +75,21 @@ class LlamaEngine:
         return self.native.evaluate(prompt, image.rgb, image.width, image.height, image.pixel_id)
 
     # -- scoring -------------------------------------------------------------------------
-    def _label_evidence(self, word: str, sequences: Sequence[tuple[int, ...]], logits: np.ndarray) -> LabelEvidence:
-        variants = []
+    def _label_evidence(
+        self, word: str, sequences: Sequence[tuple[int, ...]], logits: np.ndarray
+    ) -> LabelEvidence:
+        variants: list[dict[str, object]] = []
+        scored: list[list[float]] = []
         for tokens in sequences:
             sub_logits = [float(logits[tokens[0]])]
             if len(tokens) > 1:
                 rows = self.native.teacher_forced_logits(tokens[:-1])
                 sub_logits += [float(rows[k - 1][tokens[k]]) for k in range(1, len(tokens))]
-            variants.append({"text": self.native.detokenize(tokens), "tokens": list(tokens), "logits": sub_logits})
-        return LabelEvidence(word, label_score([v["logits"] for v in variants]), variants)
+            variants.append(
+                {"text": self.native.detokenize(tokens), "tokens": list(tokens), "logits": sub_logits}
+            )
+            scored.append(sub_logits)
+        return LabelEvidence(word, label_score(scored), variants)
 
     def score(self, image: LoadedImage) -> AuthenticityScore:
         logits = self._evaluate(image, self.profile.judge_prompt)

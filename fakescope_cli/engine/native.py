@@ -12,6 +12,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,8 @@ def _install_log_callback(llama_cpp, mtmd) -> None:
 class NativeModel:
     """A loaded text GGUF + mmproj GGUF pair, with one sequence of KV cache."""
 
-    def __init__(self, text_path: Path, mmproj_path: Path, options: LoadOptions = LoadOptions()):
+    def __init__(self, text_path: Path, mmproj_path: Path, options: LoadOptions | None = None):
+        options = options or LoadOptions()
         llama_cpp, mtmd = _load_bindings()
         self._llama_cpp = llama_cpp
         self._mtmd = mtmd
@@ -128,6 +130,7 @@ class NativeModel:
         self.marker = mtmd.mtmd_default_marker().decode()
         self.units: list[Unit] = []
         self.images_encoded = 0
+        self.native_seconds = 0.0  # time spent inside llama.cpp decode and libmtmd encode
 
     # -- lifetime -------------------------------------------------------------------------
     def close(self) -> None:
@@ -187,7 +190,10 @@ class NativeModel:
                 batch.n_seq_id[i] = 1
                 batch.seq_id[i][0] = 0
                 batch.logits[i] = all_logits or (offset + i == len(tokens) - 1)
-            if self._llama_cpp.llama_decode(self.ctx, batch) != 0:
+            started = time.perf_counter()
+            status = self._llama_cpp.llama_decode(self.ctx, batch)
+            self.native_seconds += time.perf_counter() - started
+            if status != 0:
                 raise InferenceError("llama.cpp failed to decode the prompt")
             if all_logits:
                 rows.extend(self._logits(i) for i in range(len(part)))
@@ -265,10 +271,18 @@ class NativeModel:
                 self.units.extend(units[skip:])
             else:
                 new_n_past = self._llama_cpp.llama_pos(0)
+                started = time.perf_counter()
                 status = self._mtmd.mtmd_helper_eval_chunk_single(
-                    self.mctx, self.ctx, chunk, self.n_past, 0, self.options.n_batch, is_last,
+                    self.mctx,
+                    self.ctx,
+                    chunk,
+                    self.n_past,
+                    0,
+                    self.options.n_batch,
+                    is_last,
                     ctypes.byref(new_n_past),
                 )
+                self.native_seconds += time.perf_counter() - started
                 if status != 0:
                     raise InferenceError(f"libmtmd failed to encode or decode the image (status {status})")
                 self.images_encoded += 1

@@ -71,7 +71,12 @@ def test_unreadable_and_missing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("head", "fmt"),
-    [(b"\xff\xd8\xff\xe0", "JPEG"), (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "WEBP"), (b"GIF89a", "GIF"), (b"%PDF-1.4", None)],
+    [
+        (b"\xff\xd8\xff\xe0", "JPEG"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "WEBP"),
+        (b"GIF89a", "GIF"),
+        (b"%PDF-1.4", None),
+    ],
 )
 def test_sniff(head: bytes, fmt: str | None) -> None:
     assert sniff_format(head) == fmt

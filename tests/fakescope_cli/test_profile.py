@@ -39,7 +39,9 @@ def test_unknown_profile_version_warns() -> None:
 
 def test_profile_toml(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
-    path.write_text('name = "fakevlm"\nlabel_fake = "fake"\njudge_prompt = "Does the image look real/fake?"\n')
+    path.write_text(
+        'name = "fakevlm"\nlabel_fake = "fake"\njudge_prompt = "Does the image look real/fake?"\n'
+    )
     profile = load_profile_toml(path)
     assert profile.name == "fakevlm"
     assert profile.judge_prompt == "Does the image look real/fake?"

@@ -48,7 +48,9 @@ def test_logsumexp_matches_direct_sum() -> None:
     assert logsumexp(values) == pytest.approx(math.log(sum(math.exp(v) for v in values)))
 
 
-@pytest.mark.parametrize("bad", [{}, {"fake": [[1.0]]}, {"fake": [], "real": [[1.0]]}, {"fake": [[]], "real": [[1.0]]}])
+@pytest.mark.parametrize(
+    "bad", [{}, {"fake": [[1.0]]}, {"fake": [], "real": [[1.0]]}, {"fake": [[]], "real": [[1.0]]}]
+)
 def test_malformed_inputs_are_rejected(bad) -> None:
     with pytest.raises(ValueError):
         label_probabilities(bad)

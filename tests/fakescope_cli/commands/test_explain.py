@@ -15,7 +15,13 @@ def test_explain_json_records_decoding_and_rationale(tmp_path: Path, tiny_gguf) 
     result = runner.invoke(app, args)
     assert result.exit_code in (0, 1), result.output
     body = json.loads(result.stdout)
-    assert body["decoding"] == {"temperature": 0.0, "seed": 0, "max_tokens": 6, "n_ctx": 2048, "gpu_layers": 0}
+    assert body["decoding"] == {
+        "temperature": 0.0,
+        "seed": 0,
+        "max_tokens": 6,
+        "n_ctx": 2048,
+        "gpu_layers": 0,
+    }
     assert 0.0 <= body["result"]["p_fake"] <= 1.0
     assert "explanation" in body["result"]
     assert "rationale" in body["note"]
@@ -32,8 +38,19 @@ def test_explain_unreadable_image(tmp_path: Path, tiny_gguf) -> None:
 
 def test_ask(tmp_path: Path, tiny_gguf) -> None:
     image = write_test_image(tmp_path / "x.png")
-    result = runner.invoke(app, ["ask", str(image), "Are the shadows consistent?", "--model", str(tiny_gguf[0]),
-                                 "--json", "--max-tokens", "5"])
+    result = runner.invoke(
+        app,
+        [
+            "ask",
+            str(image),
+            "Are the shadows consistent?",
+            "--model",
+            str(tiny_gguf[0]),
+            "--json",
+            "--max-tokens",
+            "5",
+        ],
+    )
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["question"] == "Are the shadows consistent?"

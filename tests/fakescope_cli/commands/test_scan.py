@@ -98,7 +98,9 @@ def test_broken_model_file_is_one_clear_line(tmp_path: Path, tiny_gguf) -> None:
     image = write_test_image(tmp_path / "x.png")
     truncated = tmp_path / "cut.gguf"
     truncated.write_bytes(tiny_gguf[0].read_bytes()[:5000])
-    result = runner.invoke(app, ["scan", str(image), "--model", str(truncated), "--mmproj", str(tiny_gguf[1])])
+    result = runner.invoke(
+        app, ["scan", str(image), "--model", str(truncated), "--mmproj", str(tiny_gguf[1])]
+    )
     assert result.exit_code == 2
     assert "truncated" in result.stderr and "cut.gguf" in result.stderr
     assert "Traceback" not in result.stderr

@@ -45,7 +45,9 @@ def test_explain_encodes_the_image_once(tiny_engine, tmp_path: Path) -> None:
 def test_greedy_generation_is_deterministic(tiny_engine, tmp_path: Path) -> None:
     image = load_image(write_test_image(tmp_path / "d.png", seed=14))
     settings = DecodingSettings(max_tokens=12)
-    assert tiny_engine.ask(image, "Describe it.", settings) == tiny_engine.ask(image, "Describe it.", settings)
+    assert tiny_engine.ask(image, "Describe it.", settings) == tiny_engine.ask(
+        image, "Describe it.", settings
+    )
     sampled = DecodingSettings(temperature=1.0, seed=3, max_tokens=12)
     assert tiny_engine.ask(image, "Describe it.", sampled) == tiny_engine.ask(image, "Describe it.", sampled)
 

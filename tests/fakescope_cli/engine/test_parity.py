@@ -50,7 +50,9 @@ class HFReference:
         out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), **kwargs)
         return out.logits[0].float().numpy()
 
-    def p_fake(self, image, question: str, variants: dict[str, list[tuple[int, ...]]]) -> tuple[float, np.ndarray]:
+    def p_fake(
+        self, image, question: str, variants: dict[str, list[tuple[int, ...]]]
+    ) -> tuple[float, np.ndarray]:
         inputs = self.inputs(image, question)
         base = self.logits_after(inputs)
         n = inputs["input_ids"].shape[1]
@@ -89,7 +91,11 @@ def test_p_fake_matches_transformers(tiny_engine, reference: HFReference, tmp_pa
         Image.open(path).convert("RGB"), tiny_engine.profile.judge_prompt, tiny_engine.label_tokens
     )
     our_logits = tiny_engine.native.evaluate(
-        tiny_engine.native_prompt(tiny_engine.profile.judge_prompt), image.rgb, image.width, image.height, image.pixel_id
+        tiny_engine.native_prompt(tiny_engine.profile.judge_prompt),
+        image.rgb,
+        image.width,
+        image.height,
+        image.pixel_id,
     )
     assert int(np.argmax(our_logits)) == int(np.argmax(their_logits))
     assert np.max(np.abs(our_logits - their_logits)) < LOGIT_TOLERANCE

@@ -1,9 +1,9 @@
-"""Build a tiny random-init Idefics3 checkpoint, with a tokenizer trained on the spot.
+"""Build random-init Idefics3 checkpoints, with a tokenizer trained on the spot.
 
 Nothing is downloaded: the tokenizer is a byte-level BPE trained on a few generated
 sentences, the weights are random. The result is a real Hugging Face checkpoint folder
-that our converter exports and llama.cpp loads. It detects nothing and is used only by
-tests and the benchmark.
+that our converter exports and llama.cpp loads. Such a model detects nothing: it exists for
+tests (tiny shape) and the benchmark (SmolVLM-256M shape), and is marked as random in its folder.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ SPECIAL_TOKENS = [
     "<image>",
 ] + [f"<row_{r}_col_{c}>" for r in range(1, 7) for c in range(1, 7)]
 
-_WORDS = (
-    "the image shows a photo of real scene light shadow texture edge face hand text sky tree "
-    "water building street car dog cat person window color noise blur sharp smooth pattern "
-    "is this or answer with one word explain your judgment by describing visual trace "
-    "evidence you see camera lens generated model diffusion artifact"
+_WORDS = " ".join(
+    [
+        "the image shows a photo of real scene light shadow texture edge face hand text sky tree",
+        "water building street car dog cat person window color noise blur sharp smooth pattern",
+        "is this or answer with one word explain your judgment by describing visual trace",
+        "evidence you see camera lens generated model diffusion artifact",
+    ]
 ).split()
 
 
@@ -59,8 +61,31 @@ class TinyShape:
     text_ffn: int = 128
     vision_ffn: int = 64
     scale_factor: int = 2
-    vocab_size: int = 420
+    vocab_size: int = 420  # tokens the trained tokenizer gets
+    padded_vocab: int = 0  # embedding rows in the model (0: the tokenizer's size)
     init_range: float = 0.2
+
+
+# The shape of SmolVLM-256M: SigLIP-base-like vision (12 layers, 768 wide) on 512 px tiles,
+# pixel shuffle by 4 (64 tokens a tile), and a 30-layer, 576-wide Llama text model.
+SMOLVLM_256M_SHAPE = TinyShape(
+    vision_hidden=768,
+    vision_layers=12,
+    vision_heads=12,
+    vision_ffn=3072,
+    tile=512,
+    patch=16,
+    longest_edge=2048,
+    text_hidden=576,
+    text_layers=30,
+    text_heads=9,
+    text_kv_heads=3,
+    text_ffn=1536,
+    scale_factor=4,
+    vocab_size=420,
+    padded_vocab=49152,
+    init_range=0.02,
+)
 
 
 def _corpus(seed: int) -> list[str]:
@@ -133,7 +158,7 @@ def build_tiny_idefics3(out_dir: Path, shape: TinyShape = TinyShape(), seed: int
         },
         text_config={
             "model_type": "llama",
-            "vocab_size": len(tokenizer),
+            "vocab_size": max(len(tokenizer), shape.padded_vocab),
             "hidden_size": shape.text_hidden,
             "intermediate_size": shape.text_ffn,
             "num_hidden_layers": shape.text_layers,
@@ -158,7 +183,7 @@ def build_tiny_idefics3(out_dir: Path, shape: TinyShape = TinyShape(), seed: int
     # that drops or mislabels one of them is caught by the parity tests.
     with torch.no_grad():
         gen = torch.Generator().manual_seed(seed + 1)
-        for name, param in model.named_parameters():
+        for param in model.parameters():
             if param.ndim == 1:
                 param.add_(0.1 * torch.randn(param.shape, generator=gen))
     model.save_pretrained(out_dir, safe_serialization=True)

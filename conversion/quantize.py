@@ -1,0 +1,30 @@
+"""Quantize a text GGUF with llama.cpp's own quantizer (``llama_model_quantize``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fakescope_cli.errors import ConversionError
+
+QUANT_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
+
+
+def quantize_text_gguf(source: Path, target: Path, quant: str, threads: int | None = None) -> Path:
+    """Write ``target`` as a ``quant`` copy of ``source`` (written under a temporary name first)."""
+    import llama_cpp
+
+    if quant not in QUANT_TYPES:
+        raise ConversionError(f"unsupported quantization {quant!r}; choose from {', '.join(QUANT_TYPES)}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, QUANT_TYPES[quant])
+    params.nthread = threads or os.cpu_count() or 1
+    partial = target.with_name(target.name + ".partial")
+    try:
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), params)
+        if status != 0:
+            raise ConversionError(f"llama.cpp could not quantize {source} to {quant} (status {status})")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
