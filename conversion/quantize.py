@@ -14,6 +14,9 @@ def quantize_text_gguf(source: Path, target: Path, quant: str, threads: int | No
     """Write ``target`` as a ``quant`` copy of ``source`` (written under a temporary name first)."""
     import llama_cpp
 
+    from fakescope_cli.engine.native import route_native_logs
+
+    route_native_logs()
     if quant not in QUANT_TYPES:
         raise ConversionError(f"unsupported quantization {quant!r}; choose from {', '.join(QUANT_TYPES)}")
     params = llama_cpp.llama_model_quantize_default_params()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,6 +60,7 @@ def domain_errors() -> Iterator[None]:
     try:
         yield
     except FakeScopeError as exc:
+        logging.getLogger("fakescope_cli").debug("traceback (FAKESCOPE_DEBUG=1)", exc_info=True)
         error_line(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
 
@@ -78,8 +80,6 @@ def open_engine(
     model: Path | None, mmproj: Path | None, gpu_layers: int, threads: int | None, n_ctx: int, seed: int = 0
 ) -> LlamaEngine:
     """Locate, validate and load the model pair (one load per process)."""
-    import logging
-
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.engine.native import LoadOptions
     from fakescope_cli.models import locate_model, validate_pair

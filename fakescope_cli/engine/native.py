@@ -54,7 +54,7 @@ class LoadOptions:
 _LOG_CALLBACK = None
 
 
-def _install_log_callback(llama_cpp, mtmd) -> None:
+def route_native_logs() -> None:
     """Send llama.cpp's and libmtmd's log lines to Python logging, at DEBUG level.
 
     They are diagnostics for developers; the errors users see are raised as exceptions.
@@ -62,6 +62,7 @@ def _install_log_callback(llama_cpp, mtmd) -> None:
     global _LOG_CALLBACK
     if _LOG_CALLBACK is not None:
         return
+    llama_cpp, mtmd = _load_bindings()
 
     @llama_cpp.llama_log_callback
     def forward(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
@@ -86,7 +87,7 @@ class NativeModel:
         self.options = options
         self._stack = contextlib.ExitStack()
         threads = options.threads or max(os.cpu_count() or 1, 1)
-        _install_log_callback(llama_cpp, mtmd)
+        route_native_logs()
         try:
             self.llama = llama_cpp.Llama(
                 model_path=str(text_path),
