@@ -30,7 +30,11 @@ def test_lookup_order(pairs: dict[str, Path], tmp_path: Path, monkeypatch) -> No
 
     assert locate_model(pairs["flag"] / "flag.gguf", environ=env).text.name == "flag.gguf"
     found = locate_model(environ=env)
-    assert (found.text.name, found.mmproj.name, found.found_by) == ("env.gguf", "env.mmproj.gguf", "FAKESCOPE_MODEL")
+    assert (found.text.name, found.mmproj.name, found.found_by) == (
+        "env.gguf",
+        "env.mmproj.gguf",
+        "FAKESCOPE_MODEL",
+    )
     assert locate_model(environ={}).text.name == "config.gguf"
     config.unlink()
     found = locate_model(environ={})
