@@ -24,6 +24,17 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _with_library_defaults(root: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The config as transformers reads it: published checkpoints often leave out keys whose
+    defaults live in the library (SmolVLM's vision config has no layer count, for one)."""
+    try:
+        from transformers import AutoConfig
+
+        return dict(AutoConfig.from_pretrained(root).to_dict())
+    except (ImportError, ValueError, KeyError, OSError):
+        return config
+
+
 @dataclass
 class Checkpoint:
     """A checkpoint folder as saved by ``save_pretrained``."""
@@ -38,7 +49,7 @@ class Checkpoint:
         root = Path(root)
         if not (root / "config.json").is_file():
             raise ConversionError(f"{root}: no config.json (not a Hugging Face checkpoint folder)")
-        config = _read_json(root / "config.json")
+        config = _with_library_defaults(root, _read_json(root / "config.json"))
         image_processor: dict[str, Any] = {}
         if (root / "preprocessor_config.json").is_file():
             image_processor = _read_json(root / "preprocessor_config.json")

@@ -38,10 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         result = export_checkpoint(
             args.checkpoint, args.out, name=args.name, outtype=args.outtype, profile=profile
         )
-    except FakeScopeError as exc:
+    except (FakeScopeError, KeyError) as exc:
         if os.environ.get("FAKESCOPE_DEBUG") == "1":
             raise
-        sys.stderr.write(f"error: {exc}\n")
+        message = f"checkpoint config lacks the key {exc}" if isinstance(exc, KeyError) else str(exc)
+        sys.stderr.write(f"error: {message}\n")
         return 2
     for path in (result.text, result.mmproj, result.manifest):
         sys.stdout.write(f"wrote {path}\n")

@@ -61,8 +61,13 @@ def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
     for text, idx in model["vocab"].items():
         by_id[int(idx)] = (text, int(gguf.TokenType.NORMAL))
     for added in data.get("added_tokens", []):
-        kind = int(gguf.TokenType.CONTROL if added.get("special") else gguf.TokenType.USER_DEFINED)
-        by_id[int(added["id"])] = (added["content"], kind)
+        text = added["content"]
+        # As llama.cpp's converter does: added tokens spelled like markup count as control tokens.
+        looks_special = text.startswith("<") and text.endswith(">") and len(text) > 2
+        kind = int(
+            gguf.TokenType.CONTROL if added.get("special") or looks_special else gguf.TokenType.USER_DEFINED
+        )
+        by_id[int(added["id"])] = (text, kind)
     size = max(vocab_size, max(by_id) + 1)
     tokens: list[str] = []
     types: list[int] = []

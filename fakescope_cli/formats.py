@@ -56,14 +56,18 @@ def jsonl_line(result: ImageResult, model: ModelRecord) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+def _inert_cell(value: Any) -> Any:
+    """Keep spreadsheet programs from reading a file name or message as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def csv_text(results: list[ImageResult]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for result in results:
-        row = result.to_dict()
-        # Keep spreadsheet programs from treating a file name as a formula.
-        if isinstance(row["path"], str) and row["path"][:1] in ("=", "+", "-", "@"):
-            row["path"] = "'" + row["path"]
+        row = {key: _inert_cell(value) for key, value in result.to_dict().items()}
         writer.writerow(row)
     return buffer.getvalue()

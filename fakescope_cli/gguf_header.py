@@ -117,9 +117,10 @@ class GGUFHeader:
 
 
 class _Reader:
-    def __init__(self, fh: BinaryIO, path: Path):
+    def __init__(self, fh: BinaryIO, path: Path, size: int):
         self.fh = fh
         self.path = path
+        self.size = size
 
     def take(self, n: int) -> bytes:
         data = self.fh.read(n)
@@ -136,18 +137,34 @@ class _Reader:
             raise ModelFileError(f"{self.path}: implausible string length {length} in GGUF header")
         return self.take(length).decode("utf-8", errors="replace")
 
-    def value(self, type_id: int) -> Any:
+    def skip(self, n: int) -> None:
+        if n > self.size - self.fh.tell():
+            raise ModelFileError(f"{self.path}: file ends inside the GGUF header (truncated download?)")
+        self.fh.seek(n, 1)
+
+    def value(self, type_id: int, nested: bool = False) -> Any:
         if type_id in _SCALARS:
             return self.scalar(_SCALARS[type_id])
         if type_id == 8:
             return self.string()
         if type_id == 9:
+            if nested:
+                raise ModelFileError(f"{self.path}: nested arrays in GGUF header")
             item_type = self.scalar("<I")
             count = self.scalar("<Q")
             if count > MAX_ARRAY:
                 raise ModelFileError(f"{self.path}: implausible array length {count} in GGUF header")
-            items = [self.value(item_type) for _ in range(count)]
-            return items if count <= KEEP_ARRAY else _LongArray(count)
+            if count <= KEEP_ARRAY:
+                return [self.value(item_type, nested=True) for _ in range(count)]
+            # Long arrays (token lists, merges) are skipped, not kept: only their length matters here.
+            if item_type in _SCALARS:
+                self.skip(count * struct.calcsize(_SCALARS[item_type]))
+            elif item_type == 8:
+                for _ in range(count):
+                    self.skip(self.scalar("<Q"))
+            else:
+                raise ModelFileError(f"{self.path}: unsupported GGUF array item type {item_type}")
+            return _LongArray(count)
         raise ModelFileError(f"{self.path}: unknown GGUF value type {type_id}")
 
 
@@ -169,7 +186,8 @@ def read_header(path: Path) -> GGUFHeader:
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot open model file ({exc.strerror})") from None
     with fh:
-        reader = _Reader(fh, path)
+        size = path.stat().st_size
+        reader = _Reader(fh, path, size)
         magic = fh.read(4)
         if magic != MAGIC:
             raise ModelFileError(f"{path}: not a GGUF file")
@@ -192,10 +210,16 @@ def read_header(path: Path) -> GGUFHeader:
                 raise ModelFileError(f"{path}: tensor {name!r} has {n_dims} dimensions")
             shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
             tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
-        alignment = int(metadata.get("general.alignment", 32)) or 32
+        alignment = metadata.get("general.alignment", 32)
+        if (
+            not isinstance(alignment, int)
+            or alignment <= 0
+            or alignment & (alignment - 1)
+            or alignment > 1 << 20
+        ):
+            raise ModelFileError(f"{path}: invalid general.alignment {alignment!r}")
         position = fh.tell()
         data_offset = (position + alignment - 1) // alignment * alignment
-        size = path.stat().st_size
     header = GGUFHeader(path, version, metadata, tensors, data_offset, size)
     if size < header.expected_size:
         raise ModelFileError(

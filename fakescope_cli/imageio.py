@@ -41,6 +41,17 @@ IMAGE_SUFFIXES = {
 }
 
 
+# Only these decoders ever see input: Pillow has plugins (EPS via Ghostscript, for one) that
+# must never run on untrusted files, whatever their name or content claims.
+_DECODERS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "AVIF", "HEIF")
+
+
+def _allowed_decoders() -> list[str]:
+    """The allowed decoders this Pillow build has (JPEG also opens camera MPO files)."""
+    Image.init()
+    return [name for name in _DECODERS if name in Image.OPEN]
+
+
 def sniff_format(head: bytes) -> str | None:
     """The image format the first bytes announce, or None."""
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
@@ -99,8 +110,10 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     digest = hashlib.sha256(data).hexdigest()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            # Decoder warnings (bomb size, damaged TIFF tags ...) would add stray lines per file;
+            # the outcome is reported through the result instead.
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data), formats=_allowed_decoders())
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageInputError(

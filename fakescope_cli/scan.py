@@ -47,7 +47,9 @@ def scan_files(
             )
             result.score = model.score(image)
             result.verdict = model_verdict(result.score.p_fake, options.threshold)
-        except (ImageInputError, InferenceError) as exc:
+        except ImageInputError as exc:
             result.error = str(exc)
+        except InferenceError as exc:
+            result.error = f"{item.path}: {exc}"
         result.seconds = time.perf_counter() - started
         yield result

@@ -29,21 +29,28 @@ EXIT_CODES_HELP = (
     "3 some inputs could not be read (the rest were scanned; 3 wins over 1)."
 )
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def printable(text: object) -> str:
+def printable(text: object, keep_newlines: bool = False) -> str:
     """Text from files or the model with control characters shown as escapes (no ANSI
-    sequences, no bidi tricks)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    sequences, no bidi tricks, no forged extra lines unless ``keep_newlines``)."""
+
+    def show(match: re.Match[str]) -> str:
+        char = match.group()
+        if keep_newlines and char == "\n":
+            return char
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _CONTROL.sub(show, str(text))
 
 
-def safe(text: object) -> str:
+def safe(text: object, keep_newlines: bool = False) -> str:
     """:func:`printable`, and Rich markup escaped: for anything printed through Rich."""
-    return escape(printable(text))
+    return escape(printable(text, keep_newlines))
 
 
 def warn(message: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +28,7 @@ from fakescope_cli.commands._common import (
     safe,
     stdout,
 )
-from fakescope_cli.errors import ImageInputError
+from fakescope_cli.errors import ImageInputError, InferenceError
 from fakescope_cli.formats import run_header
 from fakescope_cli.imageio import LoadedImage, load_image
 from fakescope_cli.results import DecodingSettings, ImageResult
@@ -40,6 +42,16 @@ SeedOption = Annotated[int, typer.Option(help="Random seed for sampling.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 RATIONALE_NOTE = "The model's rationale, not proof: check the evidence it names."
+
+
+@contextmanager
+def _image_errors(image_path: Path) -> Iterator[None]:
+    """The model could not process this image: name it, exit 3 (like an unreadable input)."""
+    try:
+        yield
+    except InferenceError as exc:
+        error_line(f"{image_path}: {exc}")
+        raise typer.Exit(EXIT_UNREADABLE) from None
 
 
 def _load(image_path: Path) -> LoadedImage:
@@ -68,7 +80,7 @@ def explain(
     with domain_errors():
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
         settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
-        with engine:
+        with engine, _image_errors(image):
             score, text = engine.explain(loaded, settings)
             record = model_record(engine) if as_json else None
     verdict = model_verdict(score.p_fake, threshold)
@@ -94,7 +106,7 @@ def explain(
         stdout.print(f"[bold]{safe(image)}[/]")
         stdout.print(f"verdict: [{style}]{verdict}[/]   p(fake) = {score.p_fake:.3f}")
         stdout.print(f"\n[bold]Model rationale[/] [dim]({RATIONALE_NOTE})[/]")
-        stdout.print(safe(text) if text else "[dim](the model wrote nothing)[/]")
+        stdout.print(safe(text, keep_newlines=True) if text else "[dim](the model wrote nothing)[/]")
     raise typer.Exit(EXIT_FLAGGED if verdict == VERDICT_AI else EXIT_OK)
 
 
@@ -116,7 +128,7 @@ def ask(
     with domain_errors():
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
         settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
-        with engine:
+        with engine, _image_errors(image):
             answer = engine.ask(loaded, question, settings)
             record = model_record(engine) if as_json else None
     if as_json and record is not None:
@@ -129,7 +141,7 @@ def ask(
         }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
-        stdout.print(safe(answer) if answer else "[dim](the model wrote nothing)[/]")
+        stdout.print(safe(answer, keep_newlines=True) if answer else "[dim](the model wrote nothing)[/]")
 
 
 explain.__doc__ = f"Verdict, p(fake) and the model's written reasoning for one image.\n\n{EXIT_CODES_HELP}"

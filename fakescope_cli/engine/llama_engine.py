@@ -11,7 +11,7 @@ import numpy as np
 from fakescope_cli.engine.labels import variant_token_sequences
 from fakescope_cli.engine.native import LoadOptions, NativeModel
 from fakescope_cli.engine.prompt import render_image_prompt
-from fakescope_cli.errors import ModelFileError
+from fakescope_cli.errors import InferenceError, ModelFileError
 from fakescope_cli.imageio import LoadedImage
 from fakescope_cli.models import ModelFiles
 from fakescope_cli.profile import ModelProfile, profile_from_metadata
@@ -77,7 +77,8 @@ class LlamaEngine:
     # -- scoring -------------------------------------------------------------------------
     def _label_evidence(
         self, word: str, sequences: Sequence[tuple[int, ...]], logits: np.ndarray
-    ) -> LabelEvidence:
+    ) -> tuple[LabelEvidence, list[list[float]]]:
+        """The label's evidence record, and each variant's sub-token logits for the formula."""
         variants: list[dict[str, object]] = []
         scored: list[list[float]] = []
         for tokens in sequences:
@@ -89,15 +90,20 @@ class LlamaEngine:
                 {"text": self.native.detokenize(tokens), "tokens": list(tokens), "logits": sub_logits}
             )
             scored.append(sub_logits)
-        return LabelEvidence(word, label_score(scored), variants)
+        return LabelEvidence(word, label_score(scored), variants), scored
 
     def score(self, image: LoadedImage) -> AuthenticityScore:
         logits = self._evaluate(image, self.profile.judge_prompt)
-        fake = self._label_evidence(self.profile.label_fake, self.label_tokens["fake"], logits)
-        real = self._label_evidence(self.profile.label_real, self.label_tokens["real"], logits)
-        probs = label_probabilities(
-            {"fake": [v["logits"] for v in fake.variants], "real": [v["logits"] for v in real.variants]}
-        )
+        if not np.all(np.isfinite(logits)):
+            raise InferenceError("the model produced non-finite logits for this image")
+        fake, fake_logits = self._label_evidence(self.profile.label_fake, self.label_tokens["fake"], logits)
+        real, real_logits = self._label_evidence(self.profile.label_real, self.label_tokens["real"], logits)
+        try:
+            probs = label_probabilities({"fake": fake_logits, "real": real_logits})
+        except ValueError as exc:
+            raise InferenceError(f"no usable label scores ({exc})") from None
+        if not all(np.isfinite(list(probs.values()))):
+            raise InferenceError("the label scores are not finite numbers")
         top = self.native.detokenize([int(np.argmax(logits))])
         return AuthenticityScore(probs["fake"], probs["real"], fake, real, top)
 

@@ -162,16 +162,18 @@ class NativeModel:
         return sum(u.n_pos for u in self.units)
 
     # -- KV cache -------------------------------------------------------------------------
-    def _truncate(self, n_units: int) -> None:
-        if n_units >= len(self.units):
-            return
+    def _truncate(self, n_units: int) -> int:
+        """Keep the first ``n_units`` in the cache and drop every cell after them (also cells a
+        failed multi-batch decode may have left); returns how many units were kept."""
+        n_units = min(n_units, len(self.units))
         pos = sum(u.n_pos for u in self.units[:n_units])
         mem = self._llama_cpp.llama_get_memory(self.ctx)
         if not self._llama_cpp.llama_memory_seq_rm(mem, 0, pos, -1):
             self._llama_cpp.llama_memory_clear(mem, True)
             self.units = []
-            return
+            return 0
         del self.units[n_units:]
+        return n_units
 
     def reset(self) -> None:
         self._llama_cpp.llama_memory_clear(self._llama_cpp.llama_get_memory(self.ctx), True)
@@ -258,7 +260,7 @@ class NativeModel:
         limit = min(len(self.units), len(wanted) - 1)
         while common < limit and self.units[common] == wanted[common]:
             common += 1
-        self._truncate(common)
+        common = self._truncate(common)
         index = 0
         for n, (chunk, units) in enumerate(plan):
             start, index = index, index + len(units)
@@ -304,6 +306,7 @@ class NativeModel:
 
     def append_token(self, token: int) -> np.ndarray:
         """Decode one generated token after the evaluated prompt; return the next logits."""
+        self._truncate(len(self.units))
         self._decode([token], self.n_past, all_logits=False)
         self.units.append(Unit("text", token, 1))
         return self._logits(-1)

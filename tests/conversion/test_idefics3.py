@@ -98,3 +98,25 @@ def test_rope_permutation_interleaves_halves() -> None:
     # Per head of 4 rows, HF's halves [0,1 | 2,3] interleave to 0,2,1,3.
     assert permuted[:4, 0].tolist() == [0.0, 6.0, 3.0, 9.0]
     assert sorted(permuted.ravel().tolist()) == weight.ravel().tolist()
+
+
+def test_config_keys_left_out_get_library_defaults(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """Published SmolVLM configs omit keys whose defaults live in transformers (the vision
+    layer count, for one); the converter reads them as transformers would."""
+    import shutil
+
+    from transformers import Idefics3VisionConfig
+
+    from conversion.checkpoint import Checkpoint
+
+    sparse = tmp_path / "sparse"
+    shutil.copytree(tiny_checkpoint, sparse)
+    config = json.loads((sparse / "config.json").read_text())
+    for key in ("num_hidden_layers", "intermediate_size", "layer_norm_eps"):
+        del config["vision_config"][key]
+    (sparse / "config.json").write_text(json.dumps(config))
+    vision = Checkpoint.open(sparse).config["vision_config"]
+    defaults = Idefics3VisionConfig()
+    assert vision["num_hidden_layers"] == defaults.num_hidden_layers
+    assert vision["intermediate_size"] == defaults.intermediate_size
+    assert vision["hidden_size"] == 32  # what the file says still wins

@@ -25,3 +25,18 @@ def test_named_files_always_count_and_duplicates_once(tmp_path: Path) -> None:
 def test_missing_path_is_an_error_item(tmp_path: Path) -> None:
     (item,) = list(discover([tmp_path / "nope"]))
     assert item.error is not None and "nope" in item.error
+
+
+def test_fifo_and_symlink_loop_do_not_stop_the_walk(tmp_path: Path) -> None:
+    import os
+
+    write_test_image(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "pipe")  # opening it to sniff would block forever
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop.png")
+    items = list(discover([tmp_path]))
+    names = {i.path.name: i.error for i in items}
+    assert "pipe" not in names
+    assert names["a.png"] is None
+    assert names["loop.png"] is not None  # reported, named, and the scan goes on
+    (item,) = list(discover([tmp_path / "pipe"]))
+    assert item.error is not None and "not a regular file" in item.error

@@ -80,3 +80,11 @@ def test_unreadable_and_missing(tmp_path: Path) -> None:
 )
 def test_sniff(head: bytes, fmt: str | None) -> None:
     assert sniff_format(head) == fmt
+
+
+def test_eps_is_never_decoded_even_when_named_png(tmp_path: Path) -> None:
+    """Pillow's EPS plugin runs Ghostscript: untrusted PostScript must not reach it."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
+    with pytest.raises(ImageInputError, match="not an image"):
+        load_image(path)

@@ -122,3 +122,32 @@ def test_hostile_file_names_are_inert(tmp_path: Path, model_args) -> None:
     assert "\x1b" not in result.stdout
     assert "\\x1b[31m.png" in result.stdout
     assert "[bold red]x" in result.stdout
+
+
+def test_file_names_cannot_forge_lines_or_formulas(tmp_path: Path, model_args, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    forged = Path("x\nerror: forged.png")
+    forged.write_bytes(b"not an image")
+    formula = Path("=HYPERLINK(1).png")
+    formula.write_bytes(b"not an image")
+    result = runner.invoke(app, ["scan", str(forged), str(formula), *model_args])
+    assert result.exit_code == 3
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 2
+    assert len(result.stdout.splitlines()) == 3  # header + one line per file
+    csv = runner.invoke(app, ["scan", str(formula), "--csv", *model_args])
+    row = csv.stdout.splitlines()[1]
+    assert "=HYPERLINK" not in row.replace("'=HYPERLINK", "")
+
+
+def test_image_the_model_cannot_take_is_named(tmp_path: Path, model_args) -> None:
+    from PIL import Image
+
+    sliver = tmp_path / "sliver.png"
+    Image.new("RGB", (200, 1), (9, 9, 9)).save(sliver)
+    good = write_test_image(tmp_path / "good.png")
+    result = runner.invoke(app, ["scan", str(sliver), str(good), "--jsonl", *model_args])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 2 and lines[1]["error"] is None
+    # libmtmd 0.3.36 cannot tile a 200x1 image: that one image fails, named; the scan goes on.
+    assert result.exit_code == 3
+    assert "sliver.png" in lines[0]["error"] and "sliver.png" in result.stderr
