@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -33,6 +33,12 @@ from fakescope_cli.formats import run_header
 from fakescope_cli.imageio import LoadedImage, load_image
 from fakescope_cli.results import DecodingSettings, ImageResult
 from fakescope_cli.scan import DEFAULT_THRESHOLD, VERDICT_AI, model_verdict
+
+if TYPE_CHECKING:
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.formats import ModelRecord
+
+T = TypeVar("T")
 
 MaxTokensOption = Annotated[int, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")]
 TemperatureOption = Annotated[
@@ -62,6 +68,29 @@ def _load(image_path: Path) -> LoadedImage:
         raise typer.Exit(EXIT_UNREADABLE) from None
 
 
+def _run_model(
+    image: Path,
+    model: Path | None,
+    mmproj: Path | None,
+    gpu_layers: int,
+    threads: int | None,
+    n_ctx: int,
+    temperature: float,
+    seed: int,
+    max_tokens: int,
+    as_json: bool,
+    work: Callable[[LlamaEngine, DecodingSettings], T],
+) -> tuple[T, DecodingSettings, ModelRecord | None]:
+    """Load the model once, run ``work`` on it, and return what JSON output must record."""
+    with domain_errors():
+        engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
+        settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
+        with engine, _image_errors(image):
+            value = work(engine, settings)
+            record = model_record(engine) if as_json else None
+    return value, settings, record
+
+
 def explain(
     image: Annotated[Path, typer.Argument(help="The image to examine.")],
     model: ModelOption = None,
@@ -77,12 +106,10 @@ def explain(
 ) -> None:
     """Verdict, p(fake) and the model's written reasoning for one image."""
     loaded = _load(image)
-    with domain_errors():
-        engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
-        settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
-        with engine, _image_errors(image):
-            score, text = engine.explain(loaded, settings)
-            record = model_record(engine) if as_json else None
+    (score, text), settings, record = _run_model(
+        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
+        lambda engine, settings: engine.explain(loaded, settings),
+    )  # fmt: skip
     verdict = model_verdict(score.p_fake, threshold)
     if as_json and record is not None:
         result = ImageResult(
@@ -125,12 +152,10 @@ def ask(
 ) -> None:
     """Ask the model a free-form question about one image."""
     loaded = _load(image)
-    with domain_errors():
-        engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
-        settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
-        with engine, _image_errors(image):
-            answer = engine.ask(loaded, question, settings)
-            record = model_record(engine) if as_json else None
+    answer, settings, record = _run_model(
+        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
+        lambda engine, settings: engine.ask(loaded, question, settings),
+    )  # fmt: skip
     if as_json and record is not None:
         body = {
             **run_header(record, settings, DEFAULT_THRESHOLD),
