@@ -54,8 +54,7 @@ def llama_tensors(
     n_head = int(text_config["num_attention_heads"])
     n_head_kv = int(text_config.get("num_key_value_heads", n_head))
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, n_layers)
-    seen_output = False
-    embeddings: np.ndarray | None = None
+    written: set[str] = set()
     for name, array in tensors:
         if name.startswith(prefix):
             hf_name = "model." + name[len(prefix) :]
@@ -70,10 +69,8 @@ def llama_tensors(
             array = rope_permute(array, n_head)
         elif hf_name.endswith("self_attn.k_proj.weight"):
             array = rope_permute(array, n_head_kv)
-        if new_name == "output.weight":
-            seen_output = True
-        if new_name == "token_embd.weight":
-            embeddings = array
+        written.add(new_name)
         yield new_name, store_as(array, outtype)
-    if not seen_output and embeddings is None:
-        raise ConversionError("text model has neither lm_head nor token embeddings")
+    if "token_embd.weight" not in written:
+        # Without lm_head llama.cpp reuses the embeddings as output; without both nothing works.
+        raise ConversionError("text model has no token embeddings")

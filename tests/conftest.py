@@ -6,7 +6,6 @@ random weights: tests use it to check plumbing and numerical parity, never detec
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,7 +76,3 @@ def image_dir(tmp_path: Path) -> Path:
     write_test_image(folder / "a.png", seed=1)
     write_test_image(folder / "b.jpg", seed=2, fmt="JPEG")
     return folder
-
-
-if os.environ.get("FAKESCOPE_TEST_THREADS"):
-    os.environ.setdefault("OMP_NUM_THREADS", os.environ["FAKESCOPE_TEST_THREADS"])

@@ -175,10 +175,6 @@ class NativeModel:
         del self.units[n_units:]
         return n_units
 
-    def reset(self) -> None:
-        self._llama_cpp.llama_memory_clear(self._llama_cpp.llama_get_memory(self.ctx), True)
-        self.units = []
-
     def _decode(self, tokens: Sequence[int], start: int, all_logits: bool) -> np.ndarray | None:
         """Decode text tokens at positions start...; return logits rows if ``all_logits``."""
         rows: list[np.ndarray] = []
