@@ -9,7 +9,7 @@ import sys
 import typer
 
 from fakescope_cli import __version__
-from fakescope_cli.commands import explain, model, scan
+from fakescope_cli.commands import evidence, explain, model, scan
 from fakescope_cli.commands._common import EXIT_CODES_HELP, EXIT_ERROR, error_line
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("scan")(scan.scan)
+app.command("evidence")(evidence.evidence)
 app.command("explain")(explain.explain)
 app.command("ask")(explain.ask)
 app.add_typer(model.app, name="model")
@@ -53,6 +54,8 @@ def _configure_logging(debug: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     logger.propagate = False
+    # exifread logs a line for every file without EXIF and for odd maker notes: noise unless debugging.
+    logging.getLogger("exifread").setLevel(logging.DEBUG if debug else logging.CRITICAL)
 
 
 def main() -> None:

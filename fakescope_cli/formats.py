@@ -12,7 +12,18 @@ from typing import Any
 from fakescope_cli import __version__
 from fakescope_cli.results import RESULT_SCHEMA, DecodingSettings, ImageResult
 
-CSV_FIELDS = ["path", "verdict", "p_fake", "error", "sha256", "width", "height", "format"]
+CSV_FIELDS = [
+    "path",
+    "verdict",
+    "p_fake",
+    "model_verdict",
+    "reason",
+    "error",
+    "sha256",
+    "width",
+    "height",
+    "format",
+]
 
 
 @dataclass(frozen=True)
@@ -29,30 +40,36 @@ class ModelRecord:
     judge_prompt: str
 
 
-def run_header(model: ModelRecord, decoding: DecodingSettings, threshold: float) -> dict[str, Any]:
-    return {
+def run_header(
+    model: ModelRecord | None, decoding: DecodingSettings | None, threshold: float, band: float | None = None
+) -> dict[str, Any]:
+    """What every JSON report starts with; ``model`` is None for evidence-only runs."""
+    header: dict[str, Any] = {
         "schema": RESULT_SCHEMA,
         "tool": {"name": "fakescope", "version": __version__, "python": platform.python_version()},
-        "model": asdict(model),
-        "decoding": asdict(decoding),
+        "model": asdict(model) if model else None,
+        "decoding": asdict(decoding) if decoding else None,
         "threshold": threshold,
     }
+    if band is not None:
+        header["band"] = band
+    return header
 
 
 def json_report(header: dict[str, Any], results: list[ImageResult]) -> str:
     summary: dict[str, int] = {}
     for result in results:
-        key = result.verdict or "error"
+        key = "error" if result.error else (result.verdict or "error")
         summary[key] = summary.get(key, 0) + 1
     body = {**header, "summary": summary, "results": [r.to_dict(detailed=True) for r in results]}
     return json.dumps(body, indent=2, ensure_ascii=False)
 
 
-def jsonl_line(result: ImageResult, model: ModelRecord) -> str:
+def jsonl_line(result: ImageResult, model: ModelRecord | None) -> str:
     data = result.to_dict()
     data["schema"] = RESULT_SCHEMA
-    data["model_sha256"] = model.text_sha256
-    data["mmproj_sha256"] = model.mmproj_sha256
+    data["model_sha256"] = model.text_sha256 if model else None
+    data["mmproj_sha256"] = model.mmproj_sha256 if model else None
     return json.dumps(data, ensure_ascii=False)
 
 

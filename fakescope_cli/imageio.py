@@ -89,15 +89,25 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Decode ``path`` into RGB (EXIF orientation applied, alpha over white)."""
+@dataclass(frozen=True)
+class DecodedImage:
+    """An upright RGB image (EXIF orientation applied, alpha over white) and facts about its file."""
+
+    rgb: Image.Image
+    format: str
+    stored_size: tuple[int, int]  # as stored, before EXIF rotation
+    sha256: str
+
+
+def read_image_file(path: Path) -> bytes:
+    """The file's bytes, or ImageInputError naming the file (empty, too large, unreadable ...)."""
     try:
         size = path.stat().st_size
         if size == 0:
             raise ImageInputError(f"{path}: empty file (0 bytes)")
         if size > MAX_FILE_BYTES:
             raise ImageInputError(f"{path}: file too large ({size} bytes)")
-        data = path.read_bytes()
+        return path.read_bytes()
     except IsADirectoryError:
         raise ImageInputError(f"{path}: is a folder, not an image") from None
     except PermissionError:
@@ -107,6 +117,9 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     except OSError as exc:
         raise ImageInputError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
+
+def decode_image(path: Path, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode ``data`` (read from ``path``) with the allowed decoders only."""
     digest = hashlib.sha256(data).hexdigest()
     try:
         with warnings.catch_warnings():
@@ -141,4 +154,14 @@ def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
         raise ImageInputError(f"{path}: damaged or truncated image ({exc})") from None
     if rgb.width < 1 or rgb.height < 1:
         raise ImageInputError(f"{path}: image has no pixels")
-    return LoadedImage(path, rgb.tobytes(), rgb.width, rgb.height, fmt, digest)
+    return DecodedImage(rgb, fmt, (width, height), digest)
+
+
+def as_loaded(path: Path, decoded: DecodedImage) -> LoadedImage:
+    rgb = decoded.rgb
+    return LoadedImage(path, rgb.tobytes(), rgb.width, rgb.height, decoded.format, decoded.sha256)
+
+
+def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode ``path`` into RGB (EXIF orientation applied, alpha over white)."""
+    return as_loaded(path, decode_image(path, read_image_file(path), max_pixels))

@@ -108,7 +108,8 @@ def locate_model(
                 return ModelFiles(pair[0], mmproj or pair[1], f"models folder {folder}")
     raise ModelNotFoundError(
         "no model found. Pass --model FILE.gguf (and --mmproj), set FAKESCOPE_MODEL, add "
-        f"'model = \"...\"' to {config_path}, or put a model pair in one of: {', '.join(searched)}"
+        f"'model = \"...\"' to {config_path}, or put a model pair in one of: {', '.join(searched)}. "
+        "File evidence alone needs no model: 'fakescope evidence PATH'."
     )
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-RESULT_SCHEMA = "fakescope.result/1"
+if TYPE_CHECKING:
+    from fakescope_cli.evidence.fusion import FusedVerdict
+    from fakescope_cli.evidence.items import EvidenceReport
+
+RESULT_SCHEMA = "fakescope.result/2"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class DecodingSettings:
 
 @dataclass
 class ImageResult:
-    """The outcome for one input file; ``error`` is set when it could not be analysed."""
+    """The outcome for one input file; ``error`` is set when it could not be analysed.
+
+    ``verdict`` is the fused verdict (evidence and model); ``model_verdict`` the model's alone at the
+    plain threshold."""
 
     path: str
     verdict: str | None = None
@@ -65,6 +72,9 @@ class ImageResult:
     answers: list[dict[str, str]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    model_verdict: str | None = None
+    fused: FusedVerdict | None = None
+    evidence: EvidenceReport | None = None
 
     @property
     def p_fake(self) -> float | None:
@@ -81,7 +91,12 @@ class ImageResult:
             "height": self.height,
             "format": self.format,
             "seconds": round(self.seconds, 4),
+            "model_verdict": self.model_verdict,
+            "reason": self.fused.reason if self.fused else None,
+            "decided_by": self.fused.decided_by if self.fused else [],
         }
+        if self.evidence is not None:
+            data["evidence"] = self.evidence.to_dict()
         if self.score is not None and detailed:
             data["score"] = self.score.to_dict(detailed=True)
         if self.explanation is not None:

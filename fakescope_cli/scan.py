@@ -1,55 +1,89 @@
-"""Scan files with a forensic model: one result per input, errors recorded, never fatal."""
+"""Scan files: evidence and (when a model is given) p(fake), fused into one verdict per file.
+
+One result per input; errors are recorded in the result, never raised.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.base import ForensicModel
 from fakescope_cli.errors import ImageInputError, InferenceError
-from fakescope_cli.imageio import DEFAULT_MAX_PIXELS, load_image
+from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
+from fakescope_cli.evidence.fusion import DEFAULT_BAND, fuse
+from fakescope_cli.imageio import (
+    DEFAULT_MAX_PIXELS,
+    DecodedImage,
+    as_loaded,
+    decode_image,
+    read_image_file,
+)
 from fakescope_cli.results import ImageResult
 
-VERDICT_AI = "likely-ai"
-VERDICT_REAL = "likely-real"
+MODEL_AI = "likely-ai"
+MODEL_REAL = "likely-real"
 DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
 class ScanOptions:
     threshold: float = DEFAULT_THRESHOLD
+    band: float = DEFAULT_BAND
     max_pixels: int = DEFAULT_MAX_PIXELS
+    evidence: EvidenceOptions | None = field(default_factory=EvidenceOptions)  # None: skip evidence
 
 
 def model_verdict(p_fake: float, threshold: float) -> str:
-    """The model-only verdict: at or above the threshold the image is flagged as likely AI-generated."""
-    return VERDICT_AI if p_fake >= threshold else VERDICT_REAL
+    """The model-only verdict at the plain threshold (no band, no evidence)."""
+    return MODEL_AI if p_fake >= threshold else MODEL_REAL
+
+
+def analyse_file(model: ForensicModel | None, item: InputFile, options: ScanOptions) -> ImageResult:
+    """Evidence, then the model's score (when ``model`` is given), then the fused verdict."""
+    result = ImageResult(path=str(item.path))
+    if item.error is not None:
+        result.error = item.error
+        return result
+    started = time.perf_counter()
+    try:
+        data = read_image_file(item.path)
+    except ImageInputError as exc:
+        result.error = str(exc)
+        result.seconds = time.perf_counter() - started
+        return result
+    decoded: DecodedImage | ImageInputError
+    try:
+        decoded = decode_image(item.path, data, options.max_pixels)
+    except ImageInputError as exc:
+        decoded = exc
+    if options.evidence is not None:
+        result.evidence = gather_evidence(item.path, data, decoded, options.evidence)
+    if isinstance(decoded, ImageInputError):
+        result.error = str(decoded)
+        result.seconds = time.perf_counter() - started
+        return result
+    result.sha256, result.format = decoded.sha256, decoded.format
+    result.width, result.height = decoded.rgb.size
+    if model is not None:
+        try:
+            result.score = model.score(as_loaded(item.path, decoded))
+        except InferenceError as exc:
+            result.error = f"{item.path}: {exc}"
+            result.seconds = time.perf_counter() - started
+            return result
+        result.model_verdict = model_verdict(result.score.p_fake, options.threshold)
+    items = result.evidence.items if result.evidence is not None else []
+    result.fused = fuse(items, result.p_fake, options.threshold, options.band)
+    result.verdict = result.fused.verdict
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def scan_files(
-    model: ForensicModel, inputs: Iterable[InputFile], options: ScanOptions
+    model: ForensicModel | None, inputs: Iterable[InputFile], options: ScanOptions
 ) -> Iterator[ImageResult]:
     for item in inputs:
-        if item.error is not None:
-            yield ImageResult(path=str(item.path), error=item.error)
-            continue
-        started = time.perf_counter()
-        result = ImageResult(path=str(item.path))
-        try:
-            image = load_image(item.path, options.max_pixels)
-            result.sha256, result.width, result.height, result.format = (
-                image.sha256,
-                image.width,
-                image.height,
-                image.format,
-            )
-            result.score = model.score(image)
-            result.verdict = model_verdict(result.score.p_fake, options.threshold)
-        except ImageInputError as exc:
-            result.error = str(exc)
-        except InferenceError as exc:
-            result.error = f"{item.path}: {exc}"
-        result.seconds = time.perf_counter() - started
-        yield result
+        yield analyse_file(model, item, options)

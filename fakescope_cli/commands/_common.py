@@ -18,6 +18,7 @@ from fakescope_cli.errors import FakeScopeError
 if TYPE_CHECKING:
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.formats import ModelRecord
+    from fakescope_cli.results import ImageResult
 
 EXIT_OK = 0
 EXIT_FLAGGED = 1
@@ -25,8 +26,8 @@ EXIT_ERROR = 2
 EXIT_UNREADABLE = 3
 
 EXIT_CODES_HELP = (
-    "Exit codes: 0 nothing flagged; 1 at least one image flagged; 2 usage or model error; "
-    "3 some inputs could not be read (the rest were scanned; 3 wins over 1)."
+    "Exit codes: 0 nothing flagged; 1 at least one image flagged (verdict ai-generated or likely-ai); "
+    "2 usage or model error; 3 some inputs could not be read (the rest were scanned; 3 wins over 1)."
 )
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
@@ -81,6 +82,44 @@ GpuLayersOption = Annotated[
 ]
 ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")]
 ContextOption = Annotated[int, typer.Option("--n-ctx", help="Context length in tokens.", min=256)]
+BandOption = Annotated[
+    float,
+    typer.Option(
+        min=0.0,
+        max=0.5,
+        help="Half-width of the inconclusive band around the threshold (0 = plain threshold).",
+    ),
+]
+C2paTrustOption = Annotated[
+    Path | None,
+    typer.Option("--c2pa-trust", help="PEM file of trusted C2PA signing roots (default: no trust list)."),
+]
+
+
+def exit_code(results: list[ImageResult]) -> int:
+    """3 when any input could not be read, else 1 when any verdict is flagged, else 0."""
+    from fakescope_cli.evidence.fusion import FLAGGED
+
+    if any(r.error for r in results):
+        return EXIT_UNREADABLE
+    if any(r.verdict in FLAGGED for r in results):
+        return EXIT_FLAGGED
+    return EXIT_OK
+
+
+def read_trust_anchors(path: Path | None) -> str | None:
+    """The PEM text of ``--c2pa-trust``; a bad file is a usage error (exit 2)."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        error_line(f"{path}: cannot read the trust list ({exc})")
+        raise typer.Exit(EXIT_ERROR) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        error_line(f"{path}: not a PEM certificate file")
+        raise typer.Exit(EXIT_ERROR)
+    return text
 
 
 def open_engine(
@@ -116,3 +155,18 @@ def model_record(engine: LlamaEngine) -> ModelRecord:
         label_real=profile.label_real,
         judge_prompt=profile.judge_prompt,
     )
+
+
+VERDICT_STYLE = {
+    "ai-generated": "bold red",
+    "likely-ai": "red",
+    "inconclusive": "yellow",
+    "likely-real": "green",
+    "camera-original": "bold green",
+}
+
+
+def styled_verdict(verdict: str | None) -> str:
+    if verdict is None:
+        return "[red]error[/]"
+    return f"[{VERDICT_STYLE.get(verdict, 'white')}]{safe(verdict)}[/]"

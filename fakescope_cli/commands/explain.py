@@ -16,6 +16,8 @@ from fakescope_cli.commands._common import (
     EXIT_FLAGGED,
     EXIT_OK,
     EXIT_UNREADABLE,
+    BandOption,
+    C2paTrustOption,
     ContextOption,
     GpuLayersOption,
     MmprojOption,
@@ -25,14 +27,17 @@ from fakescope_cli.commands._common import (
     error_line,
     model_record,
     open_engine,
+    read_trust_anchors,
     safe,
     stdout,
 )
 from fakescope_cli.errors import ImageInputError, InferenceError
+from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
+from fakescope_cli.evidence.fusion import DEFAULT_BAND, fuse
 from fakescope_cli.formats import run_header
-from fakescope_cli.imageio import LoadedImage, load_image
+from fakescope_cli.imageio import DecodedImage, as_loaded, decode_image, read_image_file
 from fakescope_cli.results import DecodingSettings, ImageResult
-from fakescope_cli.scan import DEFAULT_THRESHOLD, VERDICT_AI, model_verdict
+from fakescope_cli.scan import DEFAULT_THRESHOLD, model_verdict
 
 if TYPE_CHECKING:
     from fakescope_cli.engine.llama_engine import LlamaEngine
@@ -60,9 +65,10 @@ def _image_errors(image_path: Path) -> Iterator[None]:
         raise typer.Exit(EXIT_UNREADABLE) from None
 
 
-def _load(image_path: Path) -> LoadedImage:
+def _load(image_path: Path) -> tuple[bytes, DecodedImage]:
     try:
-        return load_image(image_path)
+        data = read_image_file(image_path)
+        return data, decode_image(image_path, data)
     except ImageInputError as exc:
         error_line(str(exc))
         raise typer.Exit(EXIT_UNREADABLE) from None
@@ -96,45 +102,50 @@ def explain(
     model: ModelOption = None,
     mmproj: MmprojOption = None,
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = DEFAULT_THRESHOLD,
+    band: BandOption = DEFAULT_BAND,
     max_tokens: MaxTokensOption = 256,
     temperature: TemperatureOption = 0.0,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
+    evidence: Annotated[
+        bool, typer.Option("--evidence/--no-evidence", help="Also show the file's evidence.")
+    ] = True,
+    c2pa_trust: C2paTrustOption = None,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
     n_ctx: ContextOption = 4096,
 ) -> None:
-    """Verdict, p(fake) and the model's written reasoning for one image."""
-    loaded = _load(image)
+    """Verdict, p(fake), the file's evidence and the model's written reasoning for one image."""
+    from fakescope_cli.commands.evidence import print_findings
+
+    trust = read_trust_anchors(c2pa_trust)
+    data, decoded = _load(image)
+    loaded = as_loaded(image, decoded)
     (score, text), settings, record = _run_model(
         image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
         lambda engine, settings: engine.explain(loaded, settings),
     )  # fmt: skip
-    verdict = model_verdict(score.p_fake, threshold)
+    result = ImageResult(
+        str(image), None, score, loaded.sha256, loaded.width, loaded.height, loaded.format, explanation=text
+    )
+    if evidence:
+        result.evidence = gather_evidence(image, data, decoded, EvidenceOptions(c2pa_trust_anchors=trust))
+    result.model_verdict = model_verdict(score.p_fake, threshold)
+    result.fused = fuse(result.evidence.items if result.evidence else [], score.p_fake, threshold, band)
+    result.verdict = result.fused.verdict
     if as_json and record is not None:
-        result = ImageResult(
-            str(image),
-            verdict,
-            score,
-            loaded.sha256,
-            loaded.width,
-            loaded.height,
-            loaded.format,
-            explanation=text,
-        )
         body = {
-            **run_header(record, settings, threshold),
+            **run_header(record, settings, threshold, band),
             "result": result.to_dict(detailed=True),
             "note": RATIONALE_NOTE,
         }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
-        style = "red" if verdict == VERDICT_AI else "green"
-        stdout.print(f"[bold]{safe(image)}[/]")
-        stdout.print(f"verdict: [{style}]{verdict}[/]   p(fake) = {score.p_fake:.3f}")
+        print_findings([result])
+        stdout.print(f"  p(fake) = {score.p_fake:.3f} (model alone: {result.model_verdict})")
         stdout.print(f"\n[bold]Model rationale[/] [dim]({RATIONALE_NOTE})[/]")
         stdout.print(safe(text, keep_newlines=True) if text else "[dim](the model wrote nothing)[/]")
-    raise typer.Exit(EXIT_FLAGGED if verdict == VERDICT_AI else EXIT_OK)
+    raise typer.Exit(EXIT_FLAGGED if result.fused.flagged else EXIT_OK)
 
 
 def ask(
@@ -151,7 +162,8 @@ def ask(
     n_ctx: ContextOption = 4096,
 ) -> None:
     """Ask the model a free-form question about one image."""
-    loaded = _load(image)
+    _data, decoded = _load(image)
+    loaded = as_loaded(image, decoded)
     answer, settings, record = _run_model(
         image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
         lambda engine, settings: engine.ask(loaded, question, settings),
@@ -169,4 +181,7 @@ def ask(
         stdout.print(safe(answer, keep_newlines=True) if answer else "[dim](the model wrote nothing)[/]")
 
 
-explain.__doc__ = f"Verdict, p(fake) and the model's written reasoning for one image.\n\n{EXIT_CODES_HELP}"
+explain.__doc__ = (
+    "Verdict, p(fake), the file's evidence and the model's written reasoning for one image."
+    f"\n\n{EXIT_CODES_HELP}"
+)

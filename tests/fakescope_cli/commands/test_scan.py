@@ -78,7 +78,7 @@ def test_table_and_csv(tmp_path: Path, model_args, monkeypatch) -> None:
     image = write_test_image(Path("=cmd.png"))
     table = runner.invoke(app, ["scan", str(image), *model_args])
     header, row = table.stdout.splitlines()  # not a terminal: tab-separated lines
-    assert header == "path\tverdict\tp_fake"
+    assert header == "path\tverdict\tp_fake\treason"
     assert row.startswith(str(image) + "\t")
     csv = runner.invoke(app, ["scan", str(image), "--csv", *model_args])
     header, row = csv.stdout.splitlines()

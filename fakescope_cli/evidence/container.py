@@ -1,0 +1,205 @@
+"""A capped walk over the file's container: PNG chunks, JPEG segments, WebP chunks.
+
+Collects what the evidence analysers read (text chunks, comments, XMP packets, quantization
+tables, C2PA stores) without decoding pixels. Every count and size is capped: a hostile file
+can make this stop early, never run long or allocate much.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from fakescope_cli.evidence.text import clean_text
+
+MAX_SEGMENTS = 4096
+MAX_TEXT_BYTES = 256 << 10  # a single text chunk or comment, after decompression
+MAX_XMP_BYTES = 1 << 20
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class TextEntry:
+    """A keyed text found in the container (PNG text chunk, JPEG comment ...)."""
+
+    key: str
+    text: str
+    location: str
+
+
+@dataclass
+class ContainerInfo:
+    format: str | None = None
+    texts: list[TextEntry] = field(default_factory=list)
+    xmp: list[bytes] = field(default_factory=list)
+    quant_tables: dict[int, list[int]] = field(default_factory=dict)  # table id -> 64 values, zigzag order
+    jpeg_frames: list[str] = field(default_factory=list)  # "baseline" / "progressive" ...
+    jpeg_markers: list[str] = field(default_factory=list)  # APPn identifiers in file order
+    has_c2pa: bool = False
+    has_exif: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, limit)
+    return out
+
+
+def _png_text(kind: bytes, data: bytes) -> tuple[str, bytes] | None:
+    key, sep, rest = data.partition(b"\0")
+    if not sep:
+        return None
+    if kind == b"tEXt":
+        return key.decode("latin-1"), rest
+    if kind == b"zTXt":
+        return key.decode("latin-1"), _inflate(rest[1:], MAX_TEXT_BYTES)
+    # iTXt: compression flag, method, language\0, translated keyword\0, text
+    if len(rest) < 2:
+        return None
+    compressed = rest[0] == 1
+    _lang, _, tail = rest[2:].partition(b"\0")
+    _translated, _, text = tail.partition(b"\0")
+    return key.decode("latin-1"), _inflate(text, MAX_TEXT_BYTES) if compressed else text
+
+
+def _walk_png(data: bytes, info: ContainerInfo) -> None:
+    pos = len(PNG_SIGNATURE)
+    for _ in range(MAX_SEGMENTS):
+        if pos + 8 > len(data):
+            info.problems.append("PNG ends without an IEND chunk")
+            return
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) < length:
+            info.problems.append(f"PNG chunk {kind!r} is truncated")
+            return
+        if kind in (b"tEXt", b"zTXt", b"iTXt"):
+            try:
+                parsed = _png_text(kind, body)
+            except zlib.error:
+                parsed = None
+                info.problems.append(f"PNG {kind.decode()} chunk has damaged compressed text")
+            if parsed is not None:
+                key, raw = parsed
+                location = f"PNG {kind.decode()} chunk '{clean_text(key, 80)}'"
+                if key == "XML:com.adobe.xmp":
+                    info.xmp.append(raw[:MAX_XMP_BYTES])
+                else:
+                    info.texts.append(TextEntry(clean_text(key, 80), clean_text(raw), location))
+        elif kind == b"eXIf":
+            info.has_exif = True
+        elif kind == b"caBX":
+            info.has_c2pa = True
+        elif kind == b"IEND":
+            return
+        pos += 12 + length
+    info.problems.append("PNG has too many chunks; the rest were not read")
+
+
+def _dqt(body: bytes, info: ContainerInfo) -> None:
+    pos = 0
+    while pos < len(body):
+        precision, table_id = body[pos] >> 4, body[pos] & 0x0F
+        size = 128 if precision else 64
+        values = body[pos + 1 : pos + 1 + size]
+        if len(values) < size:
+            info.problems.append("JPEG quantization table is truncated")
+            return
+        table = list(struct.unpack(">64H", values)) if precision else list(values)
+        info.quant_tables[table_id] = table
+        pos += 1 + size
+
+
+_SOF_NAMES = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive", 0xC3: "lossless"}
+
+
+def _walk_jpeg(data: bytes, info: ContainerInfo) -> None:
+    pos = 2
+    for _ in range(MAX_SEGMENTS):
+        while pos < len(data) and data[pos] == 0xFF and pos + 1 < len(data) and data[pos + 1] == 0xFF:
+            pos += 1  # fill bytes
+        if pos + 4 > len(data) or data[pos] != 0xFF:
+            info.problems.append("JPEG segment structure is damaged")
+            return
+        marker = data[pos + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        if marker == 0xD9:
+            return
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        body = data[pos + 4 : pos + 2 + length]
+        if length < 2 or len(body) < length - 2:
+            info.problems.append(f"JPEG segment 0x{marker:02X} is truncated")
+            return
+        if marker == 0xDA:  # start of scan: entropy-coded data follows, metadata is over
+            return
+        if marker == 0xDB:
+            _dqt(body, info)
+        elif marker in _SOF_NAMES:
+            info.jpeg_frames.append(_SOF_NAMES[marker])
+        elif marker == 0xFE:
+            info.texts.append(TextEntry("comment", clean_text(body[:MAX_TEXT_BYTES]), "JPEG COM segment"))
+        elif 0xE0 <= marker <= 0xEF:
+            _jpeg_app(marker, body, info)
+        pos += 2 + length
+    info.problems.append("JPEG has too many segments; the rest were not read")
+
+
+def _jpeg_app(marker: int, body: bytes, info: ContainerInfo) -> None:
+    name = f"APP{marker - 0xE0}"
+    if body.startswith(b"Exif\0"):
+        info.has_exif = True
+        name += ":Exif"
+    elif body.startswith(b"http://ns.adobe.com/xap/1.0/\0"):
+        info.xmp.append(body[29:][:MAX_XMP_BYTES])
+        name += ":XMP"
+    elif body.startswith(b"http://ns.adobe.com/xmp/extension/\0"):
+        name += ":ExtendedXMP"
+    elif marker == 0xEB and body[:2] == b"JP":
+        info.has_c2pa = True
+        name += ":JUMBF"
+    elif body.startswith(b"Photoshop 3.0\0"):
+        name += ":IPTC"
+    elif body.startswith(b"JFIF\0"):
+        name += ":JFIF"
+    elif body.startswith(b"ICC_PROFILE\0"):
+        name += ":ICC"
+    if not info.jpeg_markers or info.jpeg_markers[-1] != name:
+        info.jpeg_markers.append(name)
+
+
+def _walk_webp(data: bytes, info: ContainerInfo) -> None:
+    pos = 12
+    for _ in range(MAX_SEGMENTS):
+        if pos + 8 > len(data):
+            return
+        kind, length = struct.unpack("<4sI", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if kind == b"EXIF":
+            info.has_exif = True
+        elif kind == b"XMP ":
+            info.xmp.append(body[:MAX_XMP_BYTES])
+        elif kind == b"C2PA":
+            info.has_c2pa = True
+        pos += 8 + length + (length & 1)
+
+
+def read_container(data: bytes) -> ContainerInfo:
+    """Walk the container of ``data``; never raises on malformed input (problems are recorded)."""
+    info = ContainerInfo()
+    try:
+        if data.startswith(PNG_SIGNATURE):
+            info.format = "PNG"
+            _walk_png(data, info)
+        elif data.startswith(b"\xff\xd8"):
+            info.format = "JPEG"
+            _walk_jpeg(data, info)
+        elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            info.format = "WEBP"
+            _walk_webp(data, info)
+    except (struct.error, IndexError, ValueError, zlib.error) as exc:
+        info.problems.append(f"container structure could not be read ({type(exc).__name__})")
+    return info

@@ -1,0 +1,251 @@
+"""Run every analyser on one file; a failing analyser becomes a finding, never an exception."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fakescope_cli.errors import ImageInputError
+from fakescope_cli.evidence import c2pa_check, ela, exif, generators, hashes, jpeg_tables, spectrum, xmp
+from fakescope_cli.evidence.container import ContainerInfo, read_container
+from fakescope_cli.evidence.items import MODERATE, EvidenceItem, EvidenceReport
+from fakescope_cli.imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, sniff_format
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvidenceOptions:
+    signals: bool = True  # ELA, spectrum, double-compression (needs the pixels)
+    figures: bool = False  # keep PNG maps of ELA and spectrum in the report
+    c2pa_trust_anchors: str | None = None  # PEM text; None = no trust list
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+class _Run:
+    """Collects items and per-analyser timings; turns an analyser's crash into a finding."""
+
+    def __init__(self, report: EvidenceReport) -> None:
+        self.report = report
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception as exc:  # one analyser must never stop the others, or the scan
+            log.debug("evidence step %s failed", name, exc_info=True)
+            self.report.add(
+                EvidenceItem(
+                    f"{name}.failed",
+                    "integrity",
+                    f"{name} analysis failed ({type(exc).__name__})",
+                    str(exc)[:300],
+                    strength=MODERATE,
+                    location="analyser",
+                )
+            )
+        finally:
+            self.report.timings[name] = self.report.timings.get(name, 0.0) + time.perf_counter() - started
+
+
+def gather_evidence(
+    path: Path,
+    data: bytes,
+    decoded: DecodedImage | ImageInputError | None = None,
+    options: EvidenceOptions | None = None,
+) -> EvidenceReport:
+    """Evidence for one file's bytes. ``decoded`` is the decoded image when the caller already
+    has it, or the error decoding raised; when None the pixels are decoded here."""
+    options = options or EvidenceOptions()
+    report = EvidenceReport(str(path))
+    run = _Run(report)
+    with run.step("container"):
+        info = read_container(data)
+    image_format = info.format or sniff_format(data[:16]) or ""
+    for problem in info.problems[:5]:
+        report.add(EvidenceItem("container.problem", "integrity", problem, location="file structure"))
+    if decoded is None:
+        with run.step("decode"):
+            try:
+                decoded = decode_image(path, data, options.max_pixels)
+            except ImageInputError as exc:
+                decoded = exc
+    if isinstance(decoded, ImageInputError):
+        report.add(
+            EvidenceItem(
+                "pixels.unreadable",
+                "integrity",
+                f"pixels not analysed: {_reason(decoded, path)}",
+                location="image data",
+                strength=MODERATE,
+                limits="Metadata findings above still come from the file's bytes.",
+            )
+        )
+        decoded_ok = None
+    else:
+        decoded_ok = decoded
+        image_format = decoded.format
+    with run.step("hash"):
+        report.add(hashes.sha256_item(decoded_ok.sha256 if decoded_ok else _sha256(data)))
+        if decoded_ok is not None:
+            report.add(hashes.phash_item(decoded_ok.rgb))
+    software: list[tuple[str, str]] = []
+    texts = [(t.key, t.text, t.location) for t in info.texts]
+    with run.step("exif"):
+        _exif(data, info, decoded_ok, report, software, texts)
+    with run.step("xmp"):
+        for index, packet in enumerate(info.xmp[:4]):
+            facts = xmp.parse_xmp(packet)
+            location = "XMP packet" if len(info.xmp) == 1 else f"XMP packet {index + 1}"
+            report.items.extend(xmp.xmp_findings(facts, location))
+            software += [(tool, f"{location}, xmp:CreatorTool") for tool in facts.creator_tools]
+            software += [(agent, f"{location}, xmpMM:History") for agent in facts.agents]
+            texts += [(key, value, f"{location}, {key}") for key, value in facts.texts.items()]
+            if "Credit" in facts.texts:
+                software.append((facts.texts["Credit"], f"{location}, photoshop:Credit"))
+    with run.step("generator"):
+        report.items.extend(generators.declaration_items(generators.find_declarations(texts, software)))
+    with run.step("c2pa"):
+        _c2pa(data, info, image_format, options, report)
+    if decoded_ok is not None and options.signals:
+        _signals(data, info, decoded_ok, options, run)
+    return report
+
+
+def _reason(error: ImageInputError, path: Path) -> str:
+    text = str(error)
+    prefix = f"{path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _exif(
+    data: bytes,
+    info: ContainerInfo,
+    decoded: DecodedImage | None,
+    report: EvidenceReport,
+    software: list[tuple[str, str]],
+    texts: list[tuple[str, str, str]],
+) -> None:
+    if info.format is not None and not info.has_exif:
+        tags: dict[str, object] = {}  # a container we walked has no EXIF block: exifread not needed
+    else:
+        try:
+            tags = exif.read_exif_tags(data)
+        except ValueError as exc:
+            report.add(
+                EvidenceItem(
+                    "exif.unreadable",
+                    "integrity",
+                    "EXIF unreadable (malformed block)",
+                    str(exc)[:300],
+                    location="EXIF",
+                    limits="The rest of the evidence still ran.",
+                )
+            )
+            return
+    if not tags:
+        if info.has_exif:
+            report.add(
+                EvidenceItem(
+                    "exif.unreadable",
+                    "integrity",
+                    "EXIF block present but empty or unreadable",
+                    location="EXIF",
+                )
+            )
+        else:
+            report.add(
+                EvidenceItem(
+                    "exif.absent",
+                    "metadata",
+                    "no EXIF metadata",
+                    False,
+                    location="whole file",
+                    limits="Generators rarely write EXIF, but social networks and messengers strip it "
+                    "from real photos too: absence proves nothing.",
+                )
+            )
+        return
+    report.items.extend(exif.exif_findings(tags, decoded.stored_size if decoded else None))
+    fields = exif.exif_text_fields(tags)
+    for label in ("Software", "Make", "Model", "Artist"):
+        if label in fields:
+            software.append((fields[label], f"EXIF {label}"))
+    for label in ("UserComment", "ImageDescription"):
+        if label in fields:
+            texts.append((label, fields[label], f"EXIF {label}"))
+
+
+def _c2pa(
+    data: bytes, info: ContainerInfo, image_format: str, options: EvidenceOptions, report: EvidenceReport
+) -> None:
+    # Formats we walk ourselves are only handed to c2pa when a store was seen; others always are.
+    if info.format in ("JPEG", "PNG", "WEBP") and not info.has_c2pa:
+        report.add(c2pa_check.c2pa_absent())
+        return
+    try:
+        store = c2pa_check.read_manifest_store(data, image_format, options.c2pa_trust_anchors)
+    except ValueError as exc:
+        report.add(
+            EvidenceItem(
+                "c2pa.unreadable",
+                "integrity",
+                f"C2PA data present but unreadable ({exc})",
+                location="C2PA manifest store (JUMBF)",
+                strength=MODERATE,
+            )
+        )
+        return
+    report.items.extend(c2pa_check.c2pa_findings(store) if store else [c2pa_check.c2pa_absent()])
+
+
+def _signals(
+    data: bytes, info: ContainerInfo, decoded: DecodedImage, options: EvidenceOptions, run: _Run
+) -> None:
+    report = run.report
+    is_jpeg = decoded.format in ("JPEG", "MPO")
+    if is_jpeg and info.quant_tables:
+        with run.step("jpeg"):
+            report.add(jpeg_tables.quant_table_finding(info.quant_tables, info.jpeg_frames))
+            if 0 in info.quant_tables:
+                luma = _jpeg_luma(data)
+                score = jpeg_tables.double_quantization_score(luma, info.quant_tables[0])
+                report.add(jpeg_tables.double_quantization_finding(score))
+    with run.step("ela"):
+        result = ela.error_levels(decoded.rgb, options.figures)
+        report.add(ela.ela_finding(result))
+        _keep_figure(report, "ela", result.figure)
+    with run.step("spectrum"):
+        gray = np.asarray(decoded.rgb.convert("L"), dtype=np.float32)
+        spec = spectrum.residual_spectrum(gray, jpeg_grid=is_jpeg, want_figure=options.figures)
+        report.add(spectrum.spectrum_finding(spec))
+        _keep_figure(report, "spectrum", spec.figure if spec else None)
+
+
+def _keep_figure(report: EvidenceReport, name: str, figure: bytes | None) -> None:
+    if figure is not None:
+        report.figures[name] = figure
+
+
+def _jpeg_luma(data: bytes) -> np.ndarray:
+    """The decoded Y channel as stored (no colour conversion, no EXIF rotation)."""
+    with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
+        image.draft("YCbCr", image.size)
+        if image.mode == "L":
+            return np.asarray(image)
+        return np.asarray(image.convert("YCbCr"))[:, :, 0]

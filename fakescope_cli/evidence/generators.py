@@ -1,0 +1,184 @@
+"""Generator metadata: what image generators and their front ends leave in the file.
+
+Recognises AUTOMATIC1111 / Forge `parameters`, ComfyUI `prompt` / `workflow`, InvokeAI,
+NovelAI, Fooocus and Midjourney text, and generator names in software fields (EXIF Software,
+XMP CreatorTool and history). Reports the generator, and the model and seed where written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from fakescope_cli.evidence.items import POINTS_AI, STRONG, EvidenceItem
+from fakescope_cli.evidence.text import short
+
+LIMITS = (
+    "Generator metadata is a declaration written by the tool that saved the file; it is trivially "
+    "removed, and could be added to any image. Its absence proves nothing."
+)
+
+# Generator names as they appear in software-like fields (EXIF Software/Make/Model, XMP CreatorTool,
+# history agents, PNG Software). Free-text fields are not searched for names: a prompt that mentions
+# "Midjourney" is not a declaration.
+SOFTWARE_NAMES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"midjourney", re.I), "Midjourney"),
+    (re.compile(r"dall[\s\-·.]*e|openai|chatgpt|gpt-4o|gpt-image", re.I), "OpenAI (DALL·E / GPT image)"),
+    (re.compile(r"firefly", re.I), "Adobe Firefly"),
+    (re.compile(r"imagen|gemini|made with google ai|nano banana", re.I), "Google Imagen / Gemini"),
+    (re.compile(r"novelai", re.I), "NovelAI"),
+    (
+        re.compile(r"stable[\s-]?diffusion|sdxl|automatic1111|stable-diffusion-webui", re.I),
+        "Stable Diffusion",
+    ),
+    (re.compile(r"comfyui", re.I), "ComfyUI"),
+    (re.compile(r"invokeai", re.I), "InvokeAI"),
+    (re.compile(r"fooocus", re.I), "Fooocus"),
+    (re.compile(r"leonardo\.?ai", re.I), "Leonardo.Ai"),
+    (re.compile(r"ideogram", re.I), "Ideogram"),
+    (re.compile(r"\bflux(\.1)?\b|black forest labs", re.I), "FLUX"),
+    (re.compile(r"bing image creator|microsoft designer|copilot designer", re.I), "Microsoft Designer"),
+    (re.compile(r"runway(ml)?\b", re.I), "Runway"),
+    (re.compile(r"dreamstudio|stability\.?ai", re.I), "Stability AI"),
+]
+
+_A1111_KEYS = re.compile(r"(?:^|, )([A-Za-z][A-Za-z0-9 _]*?): ")
+_MIDJOURNEY_JOB = re.compile(r"\bJob ID:\s*[0-9a-f]{8}-", re.I)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    generator: str
+    location: str
+    model: str | None = None
+    seed: str | None = None
+    detail: str | None = None
+
+
+def _a1111(text: str) -> tuple[str | None, str | None, str]:
+    """Model, seed and a generator name from an AUTOMATIC1111-style `parameters` text."""
+    last = text.strip().splitlines()[-1] if text.strip() else ""
+    fields: dict[str, str] = {}
+    for part in re.split(r",\s(?=[A-Za-z][A-Za-z0-9 _]*: )", last):
+        key, sep, value = part.partition(": ")
+        if sep:
+            fields[key.strip()] = value.strip()
+    version = fields.get("Version", "")
+    name = "Stable Diffusion (Forge)" if version.startswith("f") else "Stable Diffusion (AUTOMATIC1111)"
+    return fields.get("Model"), fields.get("Seed"), name
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _comfy(graph: Any) -> tuple[str | None, str | None]:
+    """Checkpoint name and seed from a ComfyUI prompt graph (node id -> {class_type, inputs})."""
+    model = seed = None
+    if isinstance(graph, dict):
+        for node in list(graph.values())[:2000]:
+            if not isinstance(node, dict) or not isinstance(node.get("inputs"), dict):
+                continue
+            inputs = node["inputs"]
+            if model is None and isinstance(inputs.get("ckpt_name") or inputs.get("unet_name"), str):
+                model = inputs.get("ckpt_name") or inputs.get("unet_name")
+            for key in ("seed", "noise_seed"):
+                if seed is None and isinstance(inputs.get(key), int):
+                    seed = str(inputs[key])
+    return model, seed
+
+
+def _from_text_chunk(key: str, text: str, location: str) -> Declaration | None:
+    lowered = key.lower()
+    if lowered in ("parameters", "usercomment"):
+        data = _json(text)
+        if isinstance(data, dict):  # Fooocus writes JSON here
+            model = data.get("base_model") or data.get("Base Model")
+            seed = data.get("seed") or data.get("Seed")
+            return Declaration("Fooocus", location, _str(model), _str(seed))
+        if "Steps:" in text or "Sampler:" in text or "Seed:" in text:
+            model, seed, name = _a1111(text)
+            return Declaration(name, location, model, seed)
+        return None
+    if lowered == "fooocus_scheme":
+        return Declaration("Fooocus", location)
+    if lowered in ("prompt", "workflow"):
+        graph = _json(text)
+        if isinstance(graph, dict):
+            model, seed = _comfy(graph) if lowered == "prompt" else (None, None)
+            return Declaration("ComfyUI", location, model, seed)
+        return None
+    if lowered in ("invokeai_metadata", "invokeai_graph", "sd-metadata", "dream"):
+        data = _json(text)
+        model = seed = None
+        if isinstance(data, dict):
+            raw_model = data.get("model")
+            model = _str(raw_model.get("name") if isinstance(raw_model, dict) else raw_model)
+            seed = _str(data.get("seed"))
+        return Declaration("InvokeAI", location, model, seed)
+    if lowered == "comment" and text.lstrip().startswith("{"):
+        data = _json(text)
+        if isinstance(data, dict) and ("n_samples" in data or "uc" in data) and "seed" in data:
+            return Declaration("NovelAI", location, None, _str(data.get("seed")))
+    if _MIDJOURNEY_JOB.search(text):
+        return Declaration("Midjourney", location, detail="Midjourney job id in the description")
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else short(str(value), 200)
+
+
+def find_declarations(
+    texts: Iterable[tuple[str, str, str]], software: Iterable[tuple[str, str]]
+) -> list[Declaration]:
+    """``texts``: (key, text, location) of text chunks and comments; ``software``: (value, location)
+    of fields that name the program that made the file."""
+    found: list[Declaration] = []
+    for key, text, location in texts:
+        declaration = _from_text_chunk(key, text, location)
+        if declaration is None and key.lower() in ("software", "source"):
+            declaration = _from_software(text, location)
+        if declaration is not None:
+            found.append(declaration)
+    for value, location in software:
+        declaration = _from_software(value, location)
+        if declaration is not None:
+            found.append(declaration)
+    return found
+
+
+def _from_software(value: str, location: str) -> Declaration | None:
+    for pattern, name in SOFTWARE_NAMES:
+        if pattern.search(value):
+            return Declaration(name, location, detail=short(value, 120))
+    return None
+
+
+def declaration_items(declarations: list[Declaration]) -> list[EvidenceItem]:
+    items = []
+    seen: set[tuple[str, str]] = set()
+    for d in declarations:
+        if (d.generator, d.location) in seen:
+            continue
+        seen.add((d.generator, d.location))
+        extras = ", ".join(f"{k} {short(v, 60)}" for k, v in (("model", d.model), ("seed", d.seed)) if v)
+        items.append(
+            EvidenceItem(
+                "generator.declared",
+                "generator",
+                f"generator metadata: {d.generator}" + (f" ({extras})" if extras else ""),
+                {"generator": d.generator, "model": d.model, "seed": d.seed, "detail": d.detail},
+                points_to=POINTS_AI,
+                strength=STRONG,
+                location=d.location,
+                limits=LIMITS,
+            )
+        )
+    return items
