@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +66,15 @@ def gather_evidence(
 ) -> EvidenceReport:
     """Evidence for one file's bytes. ``decoded`` is the decoded image when the caller already
     has it, or the error decoding raised; when None the pixels are decoded here."""
-    options = options or EvidenceOptions()
+    with warnings.catch_warnings():
+        # Pillow and exifread warn about odd files; such things are findings, never stray lines.
+        warnings.simplefilter("ignore")
+        return _gather(path, data, decoded, options or EvidenceOptions())
+
+
+def _gather(
+    path: Path, data: bytes, decoded: DecodedImage | ImageInputError | None, options: EvidenceOptions
+) -> EvidenceReport:
     report = EvidenceReport(str(path))
     run = _Run(report)
     with run.step("container"):

@@ -26,7 +26,7 @@ LIMITS = (
 # "Midjourney" is not a declaration.
 SOFTWARE_NAMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"midjourney", re.I), "Midjourney"),
-    (re.compile(r"dall[\s\-·.]*e|openai|chatgpt|gpt-4o|gpt-image", re.I), "OpenAI (DALL·E / GPT image)"),
+    (re.compile(r"\bdall.{0,3}e\b|openai|chatgpt|gpt-4o|gpt-image", re.I), "OpenAI (DALL·E / GPT image)"),
     (re.compile(r"firefly", re.I), "Adobe Firefly"),
     (re.compile(r"imagen|gemini|made with google ai|nano banana", re.I), "Google Imagen / Gemini"),
     (re.compile(r"novelai", re.I), "NovelAI"),
@@ -162,22 +162,27 @@ def _from_software(value: str, location: str) -> Declaration | None:
 
 
 def declaration_items(declarations: list[Declaration]) -> list[EvidenceItem]:
+    """One finding per generator, naming every place in the file that declared it."""
+    by_generator: dict[str, list[Declaration]] = {}
+    for declaration in declarations:
+        by_generator.setdefault(declaration.generator, []).append(declaration)
     items = []
-    seen: set[tuple[str, str]] = set()
-    for d in declarations:
-        if (d.generator, d.location) in seen:
-            continue
-        seen.add((d.generator, d.location))
-        extras = ", ".join(f"{k} {short(v, 60)}" for k, v in (("model", d.model), ("seed", d.seed)) if v)
+    for generator, found in by_generator.items():
+        model = next((d.model for d in found if d.model), None)
+        seed = next((d.seed for d in found if d.seed), None)
+        detail = next((d.detail for d in found if d.detail), None)
+        extras = ", ".join(f"{k} {short(v, 60)}" for k, v in (("model", model), ("seed", seed)) if v)
+        if not extras and detail:
+            extras = f"'{short(detail, 80)}'"
         items.append(
             EvidenceItem(
                 "generator.declared",
                 "generator",
-                f"generator metadata: {d.generator}" + (f" ({extras})" if extras else ""),
-                {"generator": d.generator, "model": d.model, "seed": d.seed, "detail": d.detail},
+                f"generator metadata: {generator}" + (f" ({extras})" if extras else ""),
+                {"generator": generator, "model": model, "seed": seed, "detail": detail},
                 points_to=POINTS_AI,
                 strength=STRONG,
-                location=d.location,
+                location="; ".join(dict.fromkeys(d.location for d in found)),
                 limits=LIMITS,
             )
         )

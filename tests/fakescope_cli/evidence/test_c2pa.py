@@ -1,0 +1,75 @@
+"""C2PA: manifests signed here with c2pa-python's Builder and a certificate chain made here."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakescope_cli.evidence.items import POINTS_AI, POINTS_CAMERA, STRONG
+from tests.fakescope_cli.evidence.builders import IPTC, TestSigner, jpeg_bytes, png_bytes
+from tests.fakescope_cli.evidence.conftest import ids, only
+
+AI_CREATED = [{"action": "c2pa.created", "digitalSourceType": IPTC + "trainedAlgorithmicMedia"}]
+CAPTURED = [{"action": "c2pa.created", "digitalSourceType": IPTC + "digitalCapture"}]
+
+
+@pytest.fixture(scope="module")
+def signer() -> TestSigner:
+    return TestSigner()
+
+
+@pytest.mark.parametrize(
+    ("mime", "make", "name"), [("image/jpeg", jpeg_bytes, "s.jpg"), ("image/png", png_bytes, "s.png")]
+)
+def test_signed_ai_declaration(gather, signer, mime, make, name) -> None:
+    report = gather(signer.sign(make(), mime, AI_CREATED, generator="Image Maker"), name, signals=False)
+    manifest = only(report, "c2pa.manifest")
+    assert manifest.value["state"] == "Valid" and manifest.value["failures"] == []
+    assert "Image Maker" in manifest.value["claim_generator"]
+    assert "not on a trust list" in manifest.summary
+    ai = only(report, "c2pa.ai_source")
+    assert (ai.points_to, ai.strength) == (POINTS_AI, STRONG)
+
+
+def test_trust_anchor_makes_it_trusted(gather, signer) -> None:
+    data = signer.sign(jpeg_bytes(), "image/jpeg", AI_CREATED)
+    report = gather(data, "t.jpg", signals=False, c2pa_trust_anchors=signer.root_pem)
+    manifest = only(report, "c2pa.manifest")
+    assert manifest.value["state"] == "Trusted" and "on the trust list" in manifest.summary
+
+
+def test_tampered_pixels_fail_validation(gather, signer) -> None:
+    data = bytearray(signer.sign(jpeg_bytes(), "image/jpeg", AI_CREATED))
+    data[-200] ^= 0xFF  # inside the entropy-coded image data
+    report = gather(bytes(data), "tampered.jpg", signals=False)
+    manifest = only(report, "c2pa.manifest")
+    assert manifest.value["state"] == "Invalid"
+    assert any("dataHash.mismatch" in code for code in manifest.value["failures"])
+    assert "FAILED" in manifest.summary
+    assert only(report, "c2pa.ai_source").strength == "moderate"  # a broken signature decides nothing
+
+
+def test_signed_capture(gather, signer) -> None:
+    report = gather(signer.sign(jpeg_bytes(), "image/jpeg", CAPTURED), "cam.jpg", signals=False)
+    capture = only(report, "c2pa.capture_source")
+    assert (capture.points_to, capture.strength) == (POINTS_CAMERA, STRONG)
+
+
+def test_capture_then_edit_does_not_decide(gather, signer) -> None:
+    actions = CAPTURED + [{"action": "c2pa.color_adjustments"}]
+    report = gather(signer.sign(jpeg_bytes(), "image/jpeg", actions), "edited.jpg", signals=False)
+    assert only(report, "c2pa.capture_source").strength == "weak"
+    assert only(report, "c2pa.edits").value == ["c2pa.color_adjustments"]
+
+
+def test_no_manifest(gather) -> None:
+    report = gather(jpeg_bytes(), "plain.jpg", signals=False)
+    assert "c2pa.absent" in ids(report) and "c2pa.manifest" not in ids(report)
+
+
+def test_damaged_store_is_reported(gather, signer) -> None:
+    data = bytearray(signer.sign(jpeg_bytes(), "image/jpeg", AI_CREATED))
+    start = data.find(b"jumb")
+    data[start + 20 : start + 400] = b"\x00" * 380  # wreck the JUMBF boxes, keep the segment lengths
+    report = gather(bytes(data), "wrecked.jpg", signals=False)
+    assert {"c2pa.unreadable"} & ids(report) or only(report, "c2pa.manifest").value["state"] == "Invalid"
+    assert "hash.sha256" in ids(report)

@@ -1,0 +1,143 @@
+"""Generator metadata: positive and negative cases for each front end, in each carrier."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fakescope_cli.evidence.items import POINTS_AI, STRONG
+from tests.fakescope_cli.evidence.builders import (
+    camera_exif,
+    jpeg_bytes,
+    jpeg_with_xmp,
+    png_bytes,
+    xmp_description,
+    xmp_packet,
+)
+from tests.fakescope_cli.evidence.conftest import ids, only
+
+A1111 = (
+    "a lighthouse at dusk, oil painting\nNegative prompt: blurry\n"
+    "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234567, Size: 512x512, "
+    "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly"
+)
+COMFY_PROMPT = json.dumps(
+    {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+        "3": {"class_type": "KSampler", "inputs": {"seed": 987654, "steps": 20}},
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("texts", "generator", "model", "seed"),
+    [
+        ({"parameters": A1111}, "Stable Diffusion (AUTOMATIC1111)", "v1-5-pruned-emaonly", "1234567"),
+        (
+            {"parameters": A1111 + ", Version: f2.0.1v1.10.1"},
+            "Stable Diffusion (Forge)",
+            "v1-5-pruned-emaonly",
+            "1234567",
+        ),
+        ({"prompt": COMFY_PROMPT}, "ComfyUI", "sd_xl_base_1.0.safetensors", "987654"),
+        ({"workflow": json.dumps({"nodes": [], "links": []})}, "ComfyUI", None, None),
+        (
+            {"invokeai_metadata": json.dumps({"model": {"name": "juggernaut"}, "seed": 42})},
+            "InvokeAI",
+            "juggernaut",
+            "42",
+        ),
+        (
+            {"sd-metadata": json.dumps({"model": "stable diffusion", "seed": 7})},
+            "InvokeAI",
+            "stable diffusion",
+            "7",
+        ),
+        (
+            {"Software": "NovelAI", "Comment": json.dumps({"seed": 99, "uc": "lowres", "n_samples": 1})},
+            "NovelAI",
+            None,
+            "99",
+        ),
+        (
+            {"parameters": json.dumps({"base_model": "juggernautXL", "seed": 5})},
+            "Fooocus",
+            "juggernautXL",
+            "5",
+        ),
+        (
+            {"Description": "cat astronaut --ar 3:2 Job ID: 1a2b3c4d-1111-2222-3333-444455556666"},
+            "Midjourney",
+            None,
+            None,
+        ),
+    ],
+)
+def test_png_text_declarations(gather, texts, generator, model, seed) -> None:
+    report = gather(png_bytes(texts=texts), "gen.png", signals=False)
+    declared = [item for item in report.items if item.id == "generator.declared"]
+    assert declared, [item.id for item in report.items]
+    found = {item.value["generator"]: item for item in declared}
+    assert generator in found
+    item = found[generator]
+    assert item.points_to == POINTS_AI and item.strength == STRONG
+    assert item.value["model"] == model and item.value["seed"] == seed
+    assert "PNG" in (item.location or "")
+
+
+@pytest.mark.parametrize("carrier", ["ztxt", "itxt"])
+def test_compressed_text_chunks(gather, carrier) -> None:
+    data = (
+        png_bytes(ztexts={"parameters": A1111})
+        if carrier == "ztxt"
+        else png_bytes(itexts={"parameters": A1111})
+    )
+    item = only(gather(data, "c.png", signals=False), "generator.declared")
+    assert item.value["seed"] == "1234567"
+
+
+def test_a1111_in_jpeg_user_comment(gather) -> None:
+    data = jpeg_bytes(exif=camera_exif(user_comment=A1111))
+    item = only(gather(data, "a.jpg", signals=False), "generator.declared")
+    assert item.value["generator"].startswith("Stable Diffusion") and item.location == "EXIF UserComment"
+
+
+@pytest.mark.parametrize(
+    ("software", "generator"),
+    [
+        ("DALL·E 3", "OpenAI (DALL·E / GPT image)"),
+        ("Midjourney v6", "Midjourney"),
+        ("Adobe Firefly", "Adobe Firefly"),
+    ],
+)
+def test_generator_named_in_exif_software(gather, software, generator) -> None:
+    data = jpeg_bytes(exif=camera_exif(make="", model="", software=software, maker_note=False))
+    item = only(gather(data, "s.jpg", signals=False), "generator.declared")
+    assert item.value["generator"] == generator and item.location == "EXIF Software"
+
+
+def test_generator_named_in_xmp_creator_tool(gather) -> None:
+    data = jpeg_with_xmp(xmp_packet(xmp_description(creator_tool="Adobe Firefly Image 3")))
+    item = only(gather(data, "f.jpg", signals=False), "generator.declared")
+    assert item.value["generator"] == "Adobe Firefly"
+
+
+def test_jpeg_comment_with_comfy_graph_is_not_a_declaration_without_a_key(gather) -> None:
+    # A JPEG comment holds free text; only a generator's known pattern counts there.
+    data = jpeg_bytes(comment=b"made with love, not with midjourney")
+    assert "generator.declared" not in ids(gather(data, "c.jpg", signals=False))
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        {"Description": "a photo I took; it looks like midjourney but is not"},  # a name in free text
+        {"parameters": "just a caption, no generator fields"},
+        {"prompt": "not json at all"},
+        {"Software": "GIMP 2.10"},
+        {"Title": "Seed: 42, Steps: 9"},  # generator-like fields under an unrelated key
+    ],
+)
+def test_negative_cases(gather, texts) -> None:
+    assert "generator.declared" not in ids(gather(png_bytes(texts=texts), "n.png", signals=False))
