@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         inputs = list(discover([folder]))
         engine.native.native_seconds = 0.0
         started = time.perf_counter()
-        for result in scan_files(engine, inputs, ScanOptions()):
+        for result in scan_files(engine, inputs, ScanOptions(evidence=None)):  # model cost only
             if result.error:
                 raise SystemExit(f"bench image failed: {result.error}")
             rss_after.append(_rss_mib())

@@ -10,7 +10,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageChops
 
 from fakescope_cli.evidence.figures import png_map
 from fakescope_cli.evidence.items import EvidenceItem
@@ -35,19 +35,23 @@ def error_levels(rgb: Image.Image, want_figure: bool = False) -> ElaResult:
     buffer = io.BytesIO()
     rgb.save(buffer, format="JPEG", quality=ELA_QUALITY)
     with Image.open(io.BytesIO(buffer.getvalue()), formats=["JPEG"]) as resaved:
-        again = np.asarray(resaved.convert("RGB"), dtype=np.int16)
-    original = np.asarray(rgb, dtype=np.int16)
-    difference = np.abs(original - again).max(axis=2).astype(np.float32)
+        per_channel = ImageChops.difference(rgb, resaved.convert("RGB"))
+    red, green, blue = per_channel.split()
+    difference = np.asarray(
+        ImageChops.lighter(red, ImageChops.lighter(green, blue))
+    )  # uint8, max of channels
+    histogram = np.bincount(difference.ravel(), minlength=256)
+    mean = float(histogram @ np.arange(256) / difference.size)
+    p99 = float(np.searchsorted(np.cumsum(histogram), 0.99 * difference.size))
     height, width = (difference.shape[0] // BLOCK) * BLOCK, (difference.shape[1] // BLOCK) * BLOCK
     if height and width:
         blocks = difference[:height, :width].reshape(height // BLOCK, BLOCK, width // BLOCK, BLOCK)
-        block_means = blocks.mean(axis=(1, 3))
+        block_means = blocks.sum(axis=(1, 3), dtype=np.uint32) / float(BLOCK * BLOCK)
         variation = float(block_means.std() / max(block_means.mean(), 1e-6))
     else:
         variation = 0.0
-    p99 = float(np.percentile(difference, 99))
-    figure = png_map(difference / max(p99, 1.0)) if want_figure else None
-    return ElaResult(float(difference.mean()), p99, variation, figure)
+    figure = png_map(difference.astype(np.float32) / max(p99, 1.0)) if want_figure else None
+    return ElaResult(mean, p99, variation, figure)
 
 
 def ela_finding(result: ElaResult) -> EvidenceItem:

@@ -240,7 +240,7 @@ def _signals(
         report.add(ela.ela_finding(result))
         _keep_figure(report, "ela", result.figure)
     with run.step("spectrum"):
-        gray = np.asarray(decoded.rgb.convert("L"), dtype=np.float32)
+        gray = np.asarray(decoded.rgb.convert("L"))
         spec = spectrum.residual_spectrum(gray, jpeg_grid=is_jpeg, want_figure=options.figures)
         report.add(spectrum.spectrum_finding(spec))
         _keep_figure(report, "spectrum", spec.figure if spec else None)
