@@ -38,6 +38,8 @@ class ModelRecord:
     label_fake: str
     label_real: str
     judge_prompt: str
+    text_file_type: str | None = None
+    mmproj_file_type: str | None = None
 
 
 def run_header(

@@ -142,6 +142,7 @@ def open_engine(
 
 def model_record(engine: LlamaEngine) -> ModelRecord:
     from fakescope_cli.formats import ModelRecord
+    from fakescope_cli.gguf_header import read_header
     from fakescope_cli.models import file_sha256
 
     profile = engine.profile
@@ -154,6 +155,8 @@ def model_record(engine: LlamaEngine) -> ModelRecord:
         label_fake=profile.label_fake,
         label_real=profile.label_real,
         judge_prompt=profile.judge_prompt,
+        text_file_type=read_header(engine.files.text).file_type,
+        mmproj_file_type=read_header(engine.files.mmproj).file_type,
     )
 
 

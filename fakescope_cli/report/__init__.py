@@ -1,0 +1,1 @@
+"""Reports for investigators: per-image HTML / Markdown / JSON, and a folder index."""

@@ -1,0 +1,64 @@
+"""Build one image's report: evidence with figures, the model's score, rationale and answers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fakescope_cli.engine.base import ForensicModel
+from fakescope_cli.errors import ImageInputError, InferenceError
+from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
+from fakescope_cli.evidence.fusion import fuse
+from fakescope_cli.imageio import DecodedImage, as_loaded, decode_image, read_image_file
+from fakescope_cli.report.model import ImageReport, RunContext, file_facts, thumbnail
+from fakescope_cli.results import DecodingSettings, ImageResult
+from fakescope_cli.scan import model_verdict
+
+
+def build_report(
+    path: Path,
+    context: RunContext,
+    model: ForensicModel | None = None,
+    questions: tuple[str, ...] = (),
+    evidence: EvidenceOptions | None = None,
+) -> ImageReport:
+    """Never raises for a bad image: the problem is recorded in ``result.error``."""
+    started = time.perf_counter()
+    result = ImageResult(path=str(path))
+    size, times = file_facts(path)
+    report = ImageReport(result, context, size, times)
+    options = evidence or EvidenceOptions(figures=True)
+    try:
+        data = read_image_file(path)
+    except ImageInputError as exc:
+        result.error = str(exc)
+        return report
+    decoded: DecodedImage | ImageInputError
+    try:
+        decoded = decode_image(path, data)
+    except ImageInputError as exc:
+        decoded = exc
+    result.evidence = gather_evidence(path, data, decoded, options)
+    if isinstance(decoded, ImageInputError):
+        result.error = str(decoded)
+        return report
+    result.sha256, result.format = decoded.sha256, decoded.format
+    result.width, result.height = decoded.rgb.size
+    report.thumbnail_jpeg = thumbnail(decoded.rgb)
+    if model is not None:
+        settings = context.decoding or DecodingSettings()
+        loaded = as_loaded(path, decoded)
+        try:
+            result.score, result.explanation = model.explain(loaded, settings)
+            for question in questions:
+                report.questions.append(
+                    {"question": question, "answer": model.ask(loaded, question, settings)}
+                )
+        except InferenceError as exc:
+            result.error = f"{path}: {exc}"
+            return report
+        result.model_verdict = model_verdict(result.score.p_fake, context.threshold)
+    result.fused = fuse(result.evidence.items, result.p_fake, context.threshold, context.band)
+    result.verdict = result.fused.verdict
+    result.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,234 @@
+"""Self-contained HTML: inline CSS, images as data URIs, and a Content-Security-Policy that allows
+nothing else (no network, no scripts except the index page's own hashed sorter).
+
+Every string from the file or the model goes through Jinja's autoescaping."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+
+from fakescope_cli.evidence.fusion import VERDICTS
+from fakescope_cli.evidence.items import CATEGORIES
+from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, RunContext, display_name
+from fakescope_cli.results import ImageResult
+
+FIGURE_TEXT = {
+    "ela": (
+        "Error level analysis",
+        "Re-compression error at JPEG quality 90, brighter = larger. Edges and "
+        "texture are bright in any photo; look for regions that differ from similar surroundings.",
+    ),
+    "spectrum": (
+        "Noise-residual spectrum",
+        "Log power of the high-pass residual, zero frequency in the centre. "
+        "Isolated bright dots away from the centre are periodic patterns (upsampling, resizing, "
+        "textures).",
+    ),
+}
+
+
+@cache
+def _asset(name: str) -> str:
+    return (resources.files("fakescope_cli.report") / "templates" / name).read_text(encoding="utf-8")
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def _sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def _csp(css: str, script: str | None = None) -> str:
+    policy = [
+        "default-src 'none'",
+        "img-src data:",
+        f"style-src {_sha256_source(css)}",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+    if script is not None:
+        policy.append(f"script-src {_sha256_source(script)}")
+    return "; ".join(policy)
+
+
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def value_text(value: Any) -> str:
+    """A finding's measured value as short readable text (dicts as "key: value; ...")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {value_text(v)}" for k, v in value.items() if v is not None and v != [])[
+            :2000
+        ]
+    if isinstance(value, list):
+        return ", ".join(value_text(v) if not isinstance(v, list) else f"({value_text(v)})" for v in value)[
+            :2000
+        ]
+    return str(value)[:2000]
+
+
+def sorted_items(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Evidence items in report order (provenance first, hashes last), with readable values."""
+    order = {name: index for index, name in enumerate(CATEGORIES)}
+    items = (data["evidence"] or {}).get("items", [])
+    ranked = sorted(items, key=lambda item: order.get(item["category"], len(order)))
+    return [{**item, "value_text": value_text(item.get("value"))} for item in ranked]
+
+
+def _gauge(p_fake: float, threshold: float, band: float) -> dict[str, Any]:
+    from fakescope_cli.evidence.fusion import band_edges
+
+    lower, upper = band_edges(threshold, band)
+    colour = "#cf222e" if p_fake >= upper else "#1a7f37" if p_fake < lower else "#9a6700"
+    return {
+        "value_w": round(300 * p_fake, 1),
+        "threshold_x": round(10 + 300 * threshold, 1),
+        "band_x": round(10 + 300 * lower, 1),
+        "band_w": round(300 * (upper - lower), 1),
+        "colour": colour,
+    }
+
+
+def _custody_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    image, custody = data["image"], data["custody"]
+    rows = [
+        ("file", image["path"]),
+        ("size", f"{image['bytes']} bytes" if image["bytes"] is not None else "unknown"),
+        ("SHA-256", image["sha256"] or "not computed"),
+        ("perceptual hash (pHash)", image["phash"] or "not computed"),
+    ]
+    rows += [(f"file time: {key}", value) for key, value in image["file_times"].items()]
+    model = custody["model"]
+    if model:
+        rows += [
+            ("model (text)", model["text"]),
+            ("model (text) SHA-256", model["text_sha256"]),
+            ("model (projector)", model["mmproj"]),
+            ("model (projector) SHA-256", model["mmproj_sha256"]),
+            (
+                "model quantization",
+                f"{model.get('text_file_type')} / projector {model.get('mmproj_file_type')}",
+            ),
+            (
+                "model profile",
+                f"{model['profile']} (labels {model['label_fake']!r} / {model['label_real']!r})",
+            ),
+        ]
+    else:
+        rows.append(("model", "none (evidence only)"))
+    if custody["decoding"]:
+        rows.append(("decoding", json.dumps(custody["decoding"])))
+    rows += [
+        ("tool", f"fakescope {custody['tool']['version']}"),
+        ("llama-cpp-python", custody["llama_cpp_python"] or "not installed"),
+        ("command line", custody["command_line"]),
+        ("report time (UTC)", custody["utc_time"]),
+        ("operating system", custody["os"]),
+        ("Python", custody["python"]),
+    ]
+    return rows
+
+
+def render_image_html(report: ImageReport) -> str:
+    data = report.to_dict()
+    css = _asset("report.css")
+    items = sorted_items(data)
+    verdict = data["verdict"]
+    gauge = (
+        _gauge(verdict["p_fake"], verdict["threshold"], verdict["band"])
+        if verdict["p_fake"] is not None
+        else None
+    )
+    figures = [
+        {"uri": _data_uri("image/png", png), "title": FIGURE_TEXT[name][0], "caption": FIGURE_TEXT[name][1]}
+        for name, png in report.figures.items()
+        if name in FIGURE_TEXT
+    ]
+    template = _environment().from_string(_asset("image.html.j2"))
+    return template.render(
+        csp=_csp(css),
+        css=Markup(css),
+        name=display_name(report.result.path),
+        r=data,
+        v=verdict,
+        img=data["image"],
+        items=items,
+        gauge=gauge,
+        figures=figures,
+        thumbnail=_data_uri("image/jpeg", report.thumbnail_jpeg) if report.thumbnail_jpeg else None,
+        rationale_note=RATIONALE_NOTE,
+        custody=_custody_rows(data),
+    )
+
+
+def render_index_html(results: list[ImageResult], links: dict[str, str], context: RunContext) -> str:
+    """The folder page: counts per verdict, a histogram of p(fake), a sortable table linking each report."""
+    from fakescope_cli import __version__
+
+    css, script = _asset("report.css"), _asset("sort.js")
+    counts: dict[str, int] = {}
+    for result in results:
+        key = "error" if result.error else (result.verdict or "error")
+        counts[key] = counts.get(key, 0) + 1
+    ordered = [(name, counts[name]) for name in (*VERDICTS, "error") if name in counts]
+    scores = [r.p_fake for r in results if r.p_fake is not None and not r.error]
+    histogram = []
+    if scores:
+        bins = [0] * 10
+        for score in scores:
+            bins[min(int(score * 10), 9)] += 1
+        tallest = max(bins)
+        for index, n in enumerate(bins):
+            height = round(110 * n / tallest, 1)
+            histogram.append({"x": 10 + 32 * index, "y": round(130 - height, 1), "h": height, "n": n})
+    rows = []
+    for result in results:
+        verdict = "error" if result.error else (result.verdict or "error")
+        rows.append(
+            {
+                "name": display_name(result.path),
+                "link": links.get(result.path),
+                "verdict": verdict,
+                "p_sort": -1 if result.p_fake is None else result.p_fake,
+                "p_text": "-" if result.p_fake is None else f"{result.p_fake:.3f}",
+                "reason": result.error or (result.fused.reason if result.fused else ""),
+            }
+        )
+    template = _environment().from_string(_asset("index.html.j2"))
+    return template.render(
+        csp=_csp(css, script),
+        css=Markup(css),
+        script=Markup(script),
+        count=len(results),
+        context=context,
+        version=__version__,
+        counts=ordered,
+        histogram=histogram,
+        rows=rows,
+    )
+
+
+def report_file_name(result: ImageResult, extension: str) -> str:
+    """NAME.SHA8.EXT with NAME reduced to safe characters (the hash keeps names unique)."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(result.path).stem)[:80] or "image"
+    tag = (result.sha256 or hashlib.sha256(result.path.encode()).hexdigest())[:8]
+    return f"{stem}.{tag}.{extension}"
