@@ -9,7 +9,7 @@ import sys
 import typer
 
 from fakescope_cli import __version__
-from fakescope_cli.commands import evidence, explain, model, report, scan
+from fakescope_cli.commands import cache, evidence, explain, model, report, scan
 from fakescope_cli.commands._common import EXIT_CODES_HELP, EXIT_ERROR, error_line
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("report")(report.report)
 app.command("explain")(explain.explain)
 app.command("ask")(explain.ask)
 app.add_typer(model.app, name="model")
+app.add_typer(cache.app, name="cache")
 
 
 def _version(value: bool) -> None:

@@ -29,6 +29,18 @@ def data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or _home() / ".local" / "share") / APP
 
 
+def cache_dir() -> Path:
+    """``$FAKESCOPE_CACHE_DIR`` or the platform's per-user cache folder."""
+    override = os.environ.get("FAKESCOPE_CACHE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "darwin":
+        return _home() / "Library" / "Caches" / APP
+    if os.name == "nt":
+        return Path(os.environ.get("LOCALAPPDATA", _home() / "AppData" / "Local")) / APP / "Cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or _home() / ".cache") / APP
+
+
 def config_file() -> Path:
     """``$FAKESCOPE_CONFIG`` or ``<config dir>/config.toml``."""
     override = os.environ.get("FAKESCOPE_CONFIG")

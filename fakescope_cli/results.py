@@ -75,6 +75,7 @@ class ImageResult:
     model_verdict: str | None = None
     fused: FusedVerdict | None = None
     evidence: EvidenceReport | None = None
+    cached: bool = False  # taken from the results cache, not analysed in this run
 
     @property
     def p_fake(self) -> float | None:
@@ -97,6 +98,8 @@ class ImageResult:
         }
         if self.evidence is not None:
             data["evidence"] = self.evidence.to_dict()
+        if self.cached:
+            data["cached"] = True
         if self.score is not None and detailed:
             data["score"] = self.score.to_dict(detailed=True)
         if self.explanation is not None:

@@ -41,19 +41,24 @@ def model_verdict(p_fake: float, threshold: float) -> str:
     return MODEL_AI if p_fake >= threshold else MODEL_REAL
 
 
-def analyse_file(model: ForensicModel | None, item: InputFile, options: ScanOptions) -> ImageResult:
-    """Evidence, then the model's score (when ``model`` is given), then the fused verdict."""
+def analyse_file(
+    model: ForensicModel | None, item: InputFile, options: ScanOptions, data: bytes | None = None
+) -> ImageResult:
+    """Evidence, then the model's score (when ``model`` is given), then the fused verdict.
+
+    ``data`` is the file's bytes when the caller has already read them."""
     result = ImageResult(path=str(item.path))
     if item.error is not None:
         result.error = item.error
         return result
     started = time.perf_counter()
-    try:
-        data = read_image_file(item.path)
-    except ImageInputError as exc:
-        result.error = str(exc)
-        result.seconds = time.perf_counter() - started
-        return result
+    if data is None:
+        try:
+            data = read_image_file(item.path)
+        except ImageInputError as exc:
+            result.error = str(exc)
+            result.seconds = time.perf_counter() - started
+            return result
     decoded: DecodedImage | ImageInputError
     try:
         decoded = decode_image(item.path, data, options.max_pixels)
@@ -74,12 +79,18 @@ def analyse_file(model: ForensicModel | None, item: InputFile, options: ScanOpti
             result.error = f"{item.path}: {exc}"
             result.seconds = time.perf_counter() - started
             return result
+    apply_verdict(result, options)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def apply_verdict(result: ImageResult, options: ScanOptions) -> None:
+    """Fuse the result's evidence and score into its verdict (also for results read from the cache)."""
+    if result.score is not None:
         result.model_verdict = model_verdict(result.score.p_fake, options.threshold)
     items = result.evidence.items if result.evidence is not None else []
     result.fused = fuse(items, result.p_fake, options.threshold, options.band)
     result.verdict = result.fused.verdict
-    result.seconds = time.perf_counter() - started
-    return result
 
 
 def scan_files(

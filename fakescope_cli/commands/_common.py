@@ -16,8 +16,10 @@ from rich.markup import escape
 from fakescope_cli.errors import FakeScopeError
 
 if TYPE_CHECKING:
+    from fakescope_cli.cache import ResultCache
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.formats import ModelRecord
+    from fakescope_cli.pipeline import ModelSpec
     from fakescope_cli.results import ImageResult
 
 EXIT_OK = 0
@@ -96,13 +98,14 @@ C2paTrustOption = Annotated[
 ]
 
 
-def exit_code(results: list[ImageResult]) -> int:
-    """3 when any input could not be read, else 1 when any verdict is flagged, else 0."""
+def exit_code(results: list[ImageResult], fail_on: tuple[str, ...] | None = None) -> int:
+    """3 when any input could not be read, else 1 when any verdict is in ``fail_on`` (default:
+    ai-generated, likely-ai), else 0."""
     from fakescope_cli.evidence.fusion import FLAGGED
 
     if any(r.error for r in results):
         return EXIT_UNREADABLE
-    if any(r.verdict in FLAGGED for r in results):
+    if any(r.verdict in (fail_on or FLAGGED) for r in results):
         return EXIT_FLAGGED
     return EXIT_OK
 
@@ -138,6 +141,47 @@ def open_engine(
     verbose = logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG)
     options = LoadOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, threads=threads, seed=seed, verbose=verbose)
     return LlamaEngine(files, options)
+
+
+def resolve_model(
+    model: Path | None,
+    mmproj: Path | None,
+    gpu_layers: int,
+    threads: int | None,
+    n_ctx: int,
+    cache: ResultCache | None = None,
+) -> tuple[ModelSpec, ModelRecord]:
+    """Locate and validate the model pair and hash its files, without loading it (workers and
+    cache hits may never need it here)."""
+    from fakescope_cli.engine.native import LoadOptions
+    from fakescope_cli.formats import ModelRecord
+    from fakescope_cli.models import file_sha256, locate_model, validate_pair
+    from fakescope_cli.pipeline import ModelSpec
+    from fakescope_cli.profile import profile_from_metadata
+
+    files = locate_model(model, mmproj)
+    validated = validate_pair(files)
+    n_ctx_train = validated.text.metadata.get(f"{validated.text.architecture}.context_length")
+    if isinstance(n_ctx_train, int) and 0 < n_ctx_train < n_ctx:
+        n_ctx = n_ctx_train
+    digest = cache.file_sha256 if cache is not None else file_sha256
+    text_sha, mmproj_sha = digest(files.text), digest(files.mmproj)
+    profile, _ = profile_from_metadata({k: str(v) for k, v in validated.text.metadata.items()})
+    record = ModelRecord(
+        text=str(files.text),
+        text_sha256=text_sha,
+        mmproj=str(files.mmproj),
+        mmproj_sha256=mmproj_sha,
+        profile=profile.name,
+        label_fake=profile.label_fake,
+        label_real=profile.label_real,
+        judge_prompt=profile.judge_prompt,
+        text_file_type=validated.text.file_type,
+        mmproj_file_type=validated.mmproj.file_type,
+    )
+    verbose = logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG)
+    load = LoadOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, threads=threads, verbose=verbose)
+    return ModelSpec(files, load, f"{text_sha}:{mmproj_sha}"), record
 
 
 def model_record(engine: LlamaEngine) -> ModelRecord:

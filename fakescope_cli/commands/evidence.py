@@ -21,7 +21,15 @@ from fakescope_cli.commands._common import (
     styled_verdict,
     warn,
 )
-from fakescope_cli.commands.scan import OutputMode, finish, run_scan
+from fakescope_cli.commands.scan import (
+    FailOnOption,
+    OutputMode,
+    QuietOption,
+    WorkersOption,
+    finish,
+    parse_fail_on,
+    run_scan,
+)
 from fakescope_cli.discovery import discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.items import CATEGORIES, NONE
@@ -41,6 +49,9 @@ def evidence(
     figures: Annotated[
         Path | None, typer.Option("--figures", help="Write the ELA and spectrum maps as PNG files here.")
     ] = None,
+    fail_on: FailOnOption = None,
+    quiet: QuietOption = False,
+    workers: WorkersOption = None,
     c2pa_trust: C2paTrustOption = None,
 ) -> None:
     """File evidence for each image, and a verdict from the evidence alone (no model is run)."""
@@ -58,10 +69,11 @@ def evidence(
     )
     inputs = list(discover(paths))
     if not inputs:
-        warn("no images found")
+        if not quiet:
+            warn("no images found")
         raise typer.Exit(EXIT_OK)
-    output = OutputMode(as_json, as_jsonl, False)
-    results = run_scan(None, inputs, options, output, None)
+    output = OutputMode(json=as_json, jsonl=as_jsonl, quiet=quiet, fail_on=parse_fail_on(fail_on))
+    results = run_scan(inputs, options, output, None, None, None, workers)
     if figures is not None:
         write_figures(results, figures)
     finish(results, output, None, None, options, table=print_findings)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,10 +27,9 @@ from fakescope_cli.commands._common import (
     domain_errors,
     error_line,
     exit_code,
-    model_record,
-    open_engine,
     printable,
     read_trust_anchors,
+    resolve_model,
     safe,
     stderr,
     stdout,
@@ -38,13 +38,56 @@ from fakescope_cli.commands._common import (
 )
 from fakescope_cli.discovery import InputFile, discover
 from fakescope_cli.evidence.engine import EvidenceOptions
-from fakescope_cli.evidence.fusion import DEFAULT_BAND
+from fakescope_cli.evidence.fusion import DEFAULT_BAND, FLAGGED, VERDICTS
 from fakescope_cli.formats import ModelRecord, csv_text, json_report, jsonl_line, run_header
 from fakescope_cli.results import DecodingSettings, ImageResult
-from fakescope_cli.scan import DEFAULT_THRESHOLD, ScanOptions, scan_files
+from fakescope_cli.scan import DEFAULT_THRESHOLD, ScanOptions
 
 if TYPE_CHECKING:
-    from fakescope_cli.engine.base import ForensicModel
+    from fakescope_cli.cache import ResultCache
+    from fakescope_cli.pipeline import ModelSpec
+    from fakescope_cli.report.model import RunContext
+
+
+@dataclass(frozen=True)
+class OutputMode:
+    json: bool = False
+    jsonl: bool = False
+    csv: bool = False
+    quiet: bool = False
+    fail_on: tuple[str, ...] = FLAGGED
+
+
+FailOnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-on",
+        help="Verdicts that make the exit code 1 (repeat or comma-separate; default ai-generated,likely-ai).",
+    ),
+]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress, warnings or per-file error lines on stderr.")
+]
+CacheOption = Annotated[
+    bool, typer.Option("--cache/--no-cache", help="Reuse and store results in the user cache (SQLite).")
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, help="Worker processes, each with its own model (default: from cores and memory)."
+    ),
+]
+
+
+def parse_fail_on(values: list[str] | None) -> tuple[str, ...]:
+    if not values:
+        return FLAGGED
+    chosen = tuple(dict.fromkeys(v.strip() for value in values for v in value.split(",") if v.strip()))
+    unknown = [v for v in chosen if v not in VERDICTS]
+    if unknown:
+        error_line(f"--fail-on: unknown verdict {unknown[0]!r}; choose from {', '.join(VERDICTS)}")
+        raise typer.Exit(EXIT_ERROR)
+    return chosen
 
 
 def scan(
@@ -52,7 +95,7 @@ def scan(
     model: ModelOption = None,
     mmproj: MmprojOption = None,
     threshold: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Flag an image when p(fake) is at least this.")
+        float, typer.Option(min=0.0, max=1.0, help="p(fake) decision threshold (see --band).")
     ] = DEFAULT_THRESHOLD,
     band: BandOption = DEFAULT_BAND,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON report on stdout.")] = False,
@@ -67,6 +110,14 @@ def scan(
     evidence_only: Annotated[
         bool, typer.Option("--evidence-only", help="Run no model: verdicts from file evidence alone.")
     ] = False,
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report-dir", help="Write an HTML report per image and an index.html here."),
+    ] = None,
+    fail_on: FailOnOption = None,
+    quiet: QuietOption = False,
+    cache: CacheOption = True,
+    workers: WorkersOption = None,
     c2pa_trust: C2paTrustOption = None,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
@@ -79,41 +130,65 @@ def scan(
     if evidence_only and not evidence:
         error_line("--evidence-only and --no-evidence leave nothing to do")
         raise typer.Exit(EXIT_ERROR)
+    output = OutputMode(as_json, as_jsonl, as_csv, quiet, parse_fail_on(fail_on))
+    trust = read_trust_anchors(c2pa_trust)
     evidence_options = (
-        EvidenceOptions(c2pa_trust_anchors=read_trust_anchors(c2pa_trust)) if evidence else None
+        EvidenceOptions(c2pa_trust_anchors=trust, figures=report_dir is not None) if evidence else None
     )
     options = ScanOptions(threshold=threshold, band=band, evidence=evidence_options)
     inputs = list(discover(paths))
     if not inputs:
-        warn("no images found")
+        if not quiet:
+            warn("no images found")
         raise typer.Exit(EXIT_OK)
-    output = OutputMode(as_json, as_jsonl, as_csv)
-    if evidence_only:
-        results = run_scan(None, inputs, options, output, None)
-        finish(results, output, None, None, options)
-    with domain_errors():
-        engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx)
-    with engine:
-        record = model_record(engine) if (as_json or as_jsonl) else None
-        decoding = DecodingSettings(n_ctx=engine.native.n_ctx, gpu_layers=gpu_layers)
-        results = run_scan(engine, inputs, options, output, record)
+    with open_cache(cache) as result_cache:
+        spec = record = None
+        if not evidence_only:
+            with domain_errors():
+                spec, record = resolve_model(model, mmproj, gpu_layers, threads, n_ctx, result_cache)
+        decoding = DecodingSettings(n_ctx=spec.load.n_ctx, gpu_layers=gpu_layers) if spec else None
+        results = run_scan(inputs, options, output, spec, record, result_cache, workers, report_dir)
     finish(results, output, record, decoding, options)
 
 
-class OutputMode:
-    def __init__(self, as_json: bool, as_jsonl: bool, as_csv: bool) -> None:
-        self.json, self.jsonl, self.csv = as_json, as_jsonl, as_csv
+@contextmanager
+def open_cache(enabled: bool) -> Iterator[ResultCache | None]:
+    if not enabled:
+        yield None
+        return
+    from fakescope_cli.cache import ResultCache, cache_path
+
+    with domain_errors():
+        result_cache = ResultCache(cache_path())
+    try:
+        yield result_cache
+    finally:
+        result_cache.close()
 
 
 def run_scan(
-    engine: ForensicModel | None,
     inputs: list[InputFile],
     options: ScanOptions,
     output: OutputMode,
+    spec: ModelSpec | None,
     record: ModelRecord | None,
+    result_cache: ResultCache | None = None,
+    workers: int | None = None,
+    report_dir: Path | None = None,
 ) -> list[ImageResult]:
-    """Scan with a progress bar on a terminal's stderr; JSON Lines are written as each file finishes."""
+    """Scan with a progress bar on a terminal's stderr; JSON Lines are written as each file finishes;
+    per-image reports too, when a report folder is given."""
+    from fakescope_cli.pipeline import ScanRun, default_workers
+
+    count = workers or default_workers(spec)
+    if spec is not None and count > 1 and spec.load.threads is None:
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        spec = replace(spec, load=replace(spec.load, threads=max(1, cores // count)))
+    writer = _ReportWriter(report_dir, record, options) if report_dir is not None else None
     results: list[ImageResult] = []
+    show = stderr.is_terminal and not output.quiet
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -121,19 +196,54 @@ def run_scan(
         TimeElapsedColumn(),
         console=stderr,
         transient=True,
-        disable=not stderr.is_terminal,
+        disable=not show,
     )
-    with progress if stderr.is_terminal else nullcontext():
+    with progress, domain_errors(), ScanRun(options, spec, result_cache, count) as run:
         task = progress.add_task("scanning", total=len(inputs))
-        for result in scan_files(engine, inputs, options):
-            results.append(result)
-            if result.error:
+        for result in run.results(inputs):
+            if result.error and not output.quiet:
                 error_line(result.error)
+            if writer is not None:
+                writer.add(result)
             if output.jsonl:
                 sys.stdout.write(jsonl_line(result, record) + "\n")
                 sys.stdout.flush()
+            results.append(result)
             progress.advance(task)
+    if writer is not None:
+        writer.finish(results)
     return results
+
+
+class _ReportWriter:
+    """Per-image HTML reports written as results arrive (their maps are dropped after), then the index."""
+
+    def __init__(self, folder: Path, record: ModelRecord | None, options: ScanOptions) -> None:
+        from fakescope_cli.report.model import RunContext
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            error_line(f"{folder}: cannot create the report folder ({exc.strerror or exc})")
+            raise typer.Exit(EXIT_ERROR) from None
+        self.folder = folder
+        self.context: RunContext = RunContext.now(record, None, options.threshold, options.band)
+        self.links: dict[str, str] = {}
+
+    def add(self, result: ImageResult) -> None:
+        from fakescope_cli.report.build import complete_report
+        from fakescope_cli.report.write import write_image_report
+
+        report = complete_report(result, self.context)
+        (written,) = write_image_report(report, self.folder, ("html",))
+        self.links[result.path] = written.name
+        if result.evidence is not None:
+            result.evidence.figures = {}
+
+    def finish(self, results: list[ImageResult]) -> None:
+        from fakescope_cli.report.write import write_index
+
+        write_index(results, self.links, self.context, self.folder)
 
 
 def finish(
@@ -152,7 +262,7 @@ def finish(
         sys.stdout.write(csv_text(results))
     elif not output.jsonl:
         (table or print_table)(results)
-    raise typer.Exit(exit_code(results))
+    raise typer.Exit(exit_code(results, output.fail_on))
 
 
 def print_table(results: list[ImageResult]) -> None:
@@ -184,5 +294,6 @@ def print_table(results: list[ImageResult]) -> None:
 
 scan.__doc__ = (
     "Score images: the probability that each was made by an AI generator, fused with the file's "
-    f"evidence into one verdict.\n\n{EXIT_CODES_HELP}"
+    f"evidence into one verdict. Results are cached per file and model, so re-scans only analyse "
+    f"new or changed files.\n\n{EXIT_CODES_HELP}"
 )

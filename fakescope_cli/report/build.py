@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 from pathlib import Path
 
 from fakescope_cli.engine.base import ForensicModel
@@ -61,4 +62,16 @@ def build_report(
     result.fused = fuse(result.evidence.items, result.p_fake, context.threshold, context.band)
     result.verdict = result.fused.verdict
     result.seconds = time.perf_counter() - started
+    return report
+
+
+def complete_report(result: ImageResult, context: RunContext) -> ImageReport:
+    """A report for a result a scan already produced: file facts and a thumbnail are added."""
+    size, times = file_facts(Path(result.path))
+    report = ImageReport(result, context, size, times)
+    if result.error is None:
+        # The file may have changed or vanished since it was scanned: then the report has no thumbnail.
+        with suppress(ImageInputError):
+            decoded = decode_image(Path(result.path), read_image_file(Path(result.path)))
+            report.thumbnail_jpeg = thumbnail(decoded.rgb)
     return report

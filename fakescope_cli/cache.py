@@ -1,0 +1,188 @@
+"""The results cache: SQLite in WAL mode, one row per (file SHA-256, model, tool version, settings).
+
+Each result is committed as soon as it is known, so a scan stopped by Ctrl-C or ``kill -9`` loses at
+most the image in flight, and a re-run analyses only what is new or changed. What is stored is the
+model's score and the evidence; the verdict is fused again on reading, so a new threshold or band
+needs no re-analysis. Failed images are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fakescope_cli import __version__
+from fakescope_cli.errors import FakeScopeError
+from fakescope_cli.evidence.items import EvidenceItem, EvidenceReport
+from fakescope_cli.results import AuthenticityScore, ImageResult, LabelEvidence
+
+SCHEMA_VERSION = 1
+_TABLES = """
+CREATE TABLE IF NOT EXISTS results (
+    key TEXT PRIMARY KEY,
+    file_sha256 TEXT NOT NULL,
+    model_key TEXT NOT NULL,
+    tool_version TEXT NOT NULL,
+    created REAL NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS results_file ON results (file_sha256);
+CREATE TABLE IF NOT EXISTS file_hashes (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL
+);
+"""
+
+
+class CacheError(FakeScopeError):
+    """The cache database cannot be opened or is damaged."""
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path
+    results: int
+    bytes: int
+
+
+class ResultCache:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise CacheError(
+                    f"{path}: cache written by another FakeScope version; run 'fakescope cache clear'"
+                )
+            self.db.executescript(_TABLES)
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise CacheError(
+                f"{path}: cannot use the results cache ({exc}); run 'fakescope cache clear'"
+            ) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ResultCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @staticmethod
+    def key(file_sha256: str, model_key: str, settings: str) -> str:
+        return hashlib.sha256(f"{file_sha256}|{model_key}|{__version__}|{settings}".encode()).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM results WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        try:
+            body: dict[str, Any] = json.loads(row[0])
+        except ValueError:
+            return None
+        return body
+
+    def put(self, key: str, file_sha256: str, model_key: str, body: dict[str, Any]) -> None:
+        """Stored and committed at once (autocommit): durable against a crash right after."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO results (key, file_sha256, model_key, tool_version, created, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key, file_sha256, model_key, __version__, time.time(), json.dumps(body, ensure_ascii=False)),
+        )
+
+    def file_sha256(self, path: Path) -> str:
+        """SHA-256 of a (large) file, remembered by path, size and modification time."""
+        info = path.stat()
+        row = self.db.execute(
+            "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+            (str(path.resolve()), info.st_size, info.st_mtime_ns),
+        ).fetchone()
+        if row:
+            return str(row[0])
+        from fakescope_cli.models import file_sha256
+
+        digest = file_sha256(path)
+        self.db.execute(
+            "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?)",
+            (str(path.resolve()), info.st_size, info.st_mtime_ns, digest),
+        )
+        return digest
+
+    def info(self) -> CacheInfo:
+        count = self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+        return CacheInfo(self.path, int(count), size)
+
+    def clear(self) -> int:
+        count = int(self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+        self.db.execute("DELETE FROM results")
+        self.db.execute("DELETE FROM file_hashes")
+        self.db.execute("VACUUM")
+        return count
+
+
+def cache_path() -> Path:
+    from fakescope_cli.paths import cache_dir
+
+    return cache_dir() / "results.sqlite"
+
+
+def stored_body(result: ImageResult) -> dict[str, Any]:
+    """What the cache keeps of a result: the score and the evidence (the verdict is re-fused)."""
+    body: dict[str, Any] = {
+        "sha256": result.sha256,
+        "width": result.width,
+        "height": result.height,
+        "format": result.format,
+        "seconds": result.seconds,
+    }
+    if result.score is not None:
+        score = result.score
+        body["score"] = {
+            "p_fake": score.p_fake,
+            "p_real": score.p_real,
+            "fake": {"word": score.fake.word, "score": score.fake.score, "variants": score.fake.variants},
+            "real": {"word": score.real.word, "score": score.real.score, "variants": score.real.variants},
+            "answer_top_token": score.answer_top_token,
+        }
+    if result.evidence is not None:
+        body["evidence"] = [item.to_dict() for item in result.evidence.items]
+    return body
+
+
+def result_from_body(path: str, body: dict[str, Any]) -> ImageResult:
+    """An :class:`ImageResult` rebuilt from :func:`stored_body` (verdict not yet fused)."""
+    result = ImageResult(
+        path=path,
+        sha256=body.get("sha256"),
+        width=body.get("width"),
+        height=body.get("height"),
+        format=body.get("format"),
+        seconds=0.0,
+        cached=True,
+    )
+    score = body.get("score")
+    if score is not None:
+        result.score = AuthenticityScore(
+            p_fake=score["p_fake"],
+            p_real=score["p_real"],
+            fake=LabelEvidence(**score["fake"]),
+            real=LabelEvidence(**score["real"]),
+            answer_top_token=score["answer_top_token"],
+        )
+    if "evidence" in body:
+        result.evidence = EvidenceReport(path, [EvidenceItem(**item) for item in body["evidence"]])
+    return result

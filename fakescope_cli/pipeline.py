@@ -1,0 +1,203 @@
+"""A scan run end to end: results cache, lazy model loading, worker processes, input order kept.
+
+Results come out in the order of the inputs whatever the number of workers; each analysed result
+is stored in the cache before it is handed on, so an interrupted scan resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from fakescope_cli.cache import ResultCache, result_from_body, stored_body
+from fakescope_cli.discovery import InputFile
+from fakescope_cli.engine.base import ForensicModel
+from fakescope_cli.engine.native import LoadOptions
+from fakescope_cli.errors import ImageInputError, InferenceError
+from fakescope_cli.imageio import read_image_file
+from fakescope_cli.models import ModelFiles
+from fakescope_cli.results import ImageResult
+from fakescope_cli.scan import ScanOptions, analyse_file, apply_verdict
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The model to run: its files, how to load them, and its identity for the cache."""
+
+    files: ModelFiles
+    load: LoadOptions
+    key: str  # text SHA-256 + mmproj SHA-256
+
+
+def settings_key(options: ScanOptions) -> str:
+    """What besides the file and the model changes a stored result (threshold and band do not)."""
+    evidence = options.evidence
+    if evidence is None:
+        return f"evidence=off;max_pixels={options.max_pixels}"
+    trust = hashlib.sha256((evidence.c2pa_trust_anchors or "").encode()).hexdigest()[:16]
+    return f"evidence=on;signals={evidence.signals};trust={trust};max_pixels={options.max_pixels}"
+
+
+def default_workers(model: ModelSpec | None) -> int:
+    """Evidence only: one per core. With a model: one per 4 cores (llama.cpp threads each worker),
+    and no more than memory holds at twice the model's size per worker; at least 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if model is None:
+        return max(1, cores)
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    model_bytes = model.files.text.stat().st_size + model.files.mmproj.stat().st_size
+    return max(1, min(cores // 4, memory // max(2 * model_bytes, 1)))
+
+
+# -- worker processes ---------------------------------------------------------------------------
+
+_WORKER_ENGINE: ForensicModel | None = None
+
+
+def _init_worker(model: ModelSpec | None) -> None:
+    global _WORKER_ENGINE
+    if model is not None:
+        from fakescope_cli.engine.llama_engine import LlamaEngine
+
+        _WORKER_ENGINE = LlamaEngine(model.files, model.load)
+
+
+def _work(path: str, data: bytes, options: ScanOptions) -> ImageResult:
+    return analyse_file(_WORKER_ENGINE, InputFile(Path(path)), options, data)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+class ScanRun:
+    def __init__(
+        self,
+        options: ScanOptions,
+        model: ModelSpec | None,
+        cache: ResultCache | None = None,
+        workers: int = 1,
+    ) -> None:
+        self.options = options
+        self.model = model
+        self.cache = cache
+        self.workers = max(1, workers)
+        self.model_key = model.key if model else "none"
+        self.settings = settings_key(options)
+        self._engine: ForensicModel | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self.analysed = 0
+        self.cache_hits = 0
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
+    def __enter__(self) -> ScanRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _local_engine(self) -> ForensicModel | None:
+        if self.model is not None and self._engine is None:
+            from fakescope_cli.engine.llama_engine import LlamaEngine
+
+            self._engine = LlamaEngine(self.model.files, self.model.load)
+        return self._engine
+
+    def _pool_for_work(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.model,),
+            )
+        return self._pool
+
+    def _key(self, sha256: str) -> str:
+        return ResultCache.key(sha256, self.model_key, self.settings)
+
+    def _lookup(self, item: InputFile) -> tuple[ImageResult | None, bytes | None, str | None]:
+        """(finished result, or None with the bytes and cache key to analyse them)."""
+        if item.error is not None:
+            return ImageResult(path=str(item.path), error=item.error), None, None
+        try:
+            data = read_image_file(item.path)
+        except ImageInputError as exc:
+            return ImageResult(path=str(item.path), error=str(exc)), None, None
+        if self.cache is None:
+            return None, data, None
+        key = self._key(hashlib.sha256(data).hexdigest())
+        body = self.cache.get(key)
+        if body is None:
+            return None, data, key
+        result = result_from_body(str(item.path), body)
+        apply_verdict(result, self.options)
+        self.cache_hits += 1
+        return result, None, None
+
+    def _store(self, key: str | None, result: ImageResult) -> ImageResult:
+        self.analysed += 1
+        if self.cache is not None and key is not None and result.error is None and result.sha256:
+            self.cache.put(key, result.sha256, self.model_key, stored_body(result))
+        return result
+
+    def results(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
+        if self.workers == 1:
+            for item in inputs:
+                done, data, key = self._lookup(item)
+                if done is not None:
+                    yield done
+                    continue
+                yield self._store(key, analyse_file(self._local_engine(), item, self.options, data))
+            return
+        yield from self._parallel(inputs)
+
+    def _parallel(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
+        window = 4 * self.workers
+        pending: deque[tuple[ImageResult | Future[ImageResult], str | None]] = deque()
+        source = iter(inputs)
+        exhausted = False
+        while pending or not exhausted:
+            while not exhausted and sum(isinstance(p, Future) for p, _ in pending) < window:
+                item = next(source, None)
+                if item is None:
+                    exhausted = True
+                    break
+                done, data, key = self._lookup(item)
+                if done is not None:
+                    pending.append((done, None))
+                else:
+                    assert data is not None
+                    future = self._pool_for_work().submit(_work, str(item.path), data, self.options)
+                    pending.append((future, key))
+                if not isinstance(pending[0][0], Future):
+                    break
+            if not pending:
+                continue
+            head, key = pending.popleft()
+            if isinstance(head, Future):
+                try:
+                    result = head.result()
+                except BrokenProcessPool:
+                    raise InferenceError(
+                        "a worker process died (out of memory?); rerun with --workers 1"
+                    ) from None
+                yield self._store(key, result)
+            else:
+                yield head
