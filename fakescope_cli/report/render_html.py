@@ -165,7 +165,7 @@ def render_image_html(report: ImageReport) -> str:
     ]
     template = _environment().from_string(_asset("image.html.j2"))
     return template.render(
-        csp=_csp(css),
+        csp=Markup(_csp(css)),
         css=Markup(css),
         name=display_name(report.result.path),
         r=data,
@@ -215,7 +215,7 @@ def render_index_html(results: list[ImageResult], links: dict[str, str], context
         )
     template = _environment().from_string(_asset("index.html.j2"))
     return template.render(
-        csp=_csp(css, script),
+        csp=Markup(_csp(css, script)),
         css=Markup(css),
         script=Markup(script),
         count=len(results),

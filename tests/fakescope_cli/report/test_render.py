@@ -1,0 +1,93 @@
+"""Report renderers: HTML is self-contained and inert, Markdown is escaped, JSON follows the schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from jsonschema import ValidationError
+
+from fakescope_cli.evidence.engine import EvidenceOptions
+from fakescope_cli.report.build import build_report
+from fakescope_cli.report.model import RunContext
+from fakescope_cli.report.render_html import render_image_html, render_index_html
+from fakescope_cli.report.render_md import md, render_image_markdown
+from fakescope_cli.report.write import write_image_report
+from tests.fakescope_cli.evidence.builders import camera_exif, jpeg_bytes, png_bytes
+from tests.schemas import validate
+
+SCRIPT = "<script>alert('x')</script><img src=https://evil.example/t.png>"
+
+
+@pytest.fixture()
+def context() -> RunContext:
+    return RunContext.now(None, None, 0.5, 0.1)
+
+
+@pytest.fixture()
+def hostile_image(tmp_path: Path) -> Path:
+    path = tmp_path / "<script>alert(1)<\\script>.png"
+    path.write_bytes(
+        png_bytes(texts={"parameters": f"{SCRIPT}\nSteps: 20, Seed: 5, Model: {SCRIPT}", "Software": SCRIPT})
+    )
+    return path
+
+
+def test_html_is_self_contained_with_strict_csp(tmp_path: Path, context: RunContext) -> None:
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(jpeg_bytes(exif=camera_exif()))
+    html = render_image_html(build_report(image, context))
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
+    assert "default-src 'none'" in csp and "img-src data:" in csp and "script-src" not in csp
+    assert not re.search(r"(src|href)=\"(?!data:)", html)  # every image inline, no links out
+    assert "<script" not in html
+    assert html.count("data:image/png;base64,") == 2 and "data:image/jpeg;base64," in html  # maps + thumbnail
+
+
+def test_script_injection_ends_up_as_text(hostile_image: Path, context: RunContext) -> None:
+    report = build_report(hostile_image, context)
+    html = render_image_html(report)
+    assert "<script>" not in html and "<img src=https" not in html
+    assert "&lt;script&gt;alert(1)&lt;\\script&gt;.png" in html
+    markdown = render_image_markdown(report)
+    assert "<script>" not in markdown and "&lt;script&gt;" in markdown
+
+
+def test_markdown_escaping() -> None:
+    assert md("a|b\n# c [x](http://y)") == "a\\|b \\# c \\[x\\](http://y)"
+    assert md("<b>&") == "&lt;b&gt;&amp;"
+
+
+def test_json_report_follows_the_schema(tmp_path: Path, hostile_image: Path, context: RunContext) -> None:
+    written = write_image_report(build_report(hostile_image, context), tmp_path, ("json", "md", "html"))
+    assert sorted(p.suffix for p in written) == [".html", ".json", ".md"]
+    document = json.loads(written[0].read_text())
+    validate(document, "report")
+    assert document["verdict"]["verdict"] == "ai-generated"
+    assert document["custody"]["command_line"].startswith("fakescope")
+    document["verdict"]["p_fake"] = 2.0
+    with pytest.raises(ValidationError):
+        validate(document, "report")
+
+
+def test_unreadable_image_still_gets_a_report(tmp_path: Path, context: RunContext) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    report = build_report(broken, context, evidence=EvidenceOptions(figures=True))
+    data = report.to_dict()
+    validate(data, "report")
+    assert data["error"] and data["verdict"]["verdict"] is None
+    assert "Could not be analysed" in render_image_html(report)
+
+
+def test_index_counts_and_links(tmp_path: Path, context: RunContext, hostile_image: Path) -> None:
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(jpeg_bytes())
+    results = [build_report(p, context).result for p in (hostile_image, plain)]
+    html = render_index_html(results, {results[1].path: "plain.abc.html"}, context)
+    assert 'href="plain.abc.html"' in html and "<script>alert(1)" not in html
+    csp = re.search(r'content="([^"]+)"', html).group(1)
+    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'", csp)
+    assert "ai-generated</span></th><td>1" in html and "inconclusive</span></th><td>1" in html
