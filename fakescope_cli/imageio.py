@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +92,26 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+@contextmanager
+def _native_stderr_silenced(active: bool) -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null while a C library that writes there runs."""
+    if not active:
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @dataclass(frozen=True)
 class DecodedImage:
     """An upright RGB image (EXIF orientation applied, alpha over white) and facts about its file."""
@@ -121,6 +144,12 @@ def read_image_file(path: Path) -> bytes:
 def decode_image(path: Path, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode ``data`` (read from ``path``) with the allowed decoders only."""
     digest = hashlib.sha256(data).hexdigest()
+    # libtiff prints its warnings straight to file descriptor 2; they would be stray lines per file.
+    with _native_stderr_silenced(sniff_format(data[:16]) == "TIFF"):
+        return _decode(path, data, max_pixels, digest)
+
+
+def _decode(path: Path, data: bytes, max_pixels: int, digest: str) -> DecodedImage:
     try:
         with warnings.catch_warnings():
             # Decoder warnings (bomb size, damaged TIFF tags ...) would add stray lines per file;
@@ -152,6 +181,13 @@ def decode_image(path: Path, data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) 
         raise ImageInputError(f"{path}: not an image, or a format this build cannot read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageInputError(f"{path}: damaged or truncated image ({exc})") from None
+    except Exception as exc:  # decoders raise IndexError, struct.error ... on hostile files
+        kind = (
+            type(exc).__name__
+            if type(exc).__module__ == "builtins"
+            else f"{type(exc).__module__}.{type(exc).__name__}"
+        )
+        raise ImageInputError(f"{path}: damaged image ({kind} in the decoder)") from None
     if rgb.width < 1 or rgb.height < 1:
         raise ImageInputError(f"{path}: image has no pixels")
     return DecodedImage(rgb, fmt, (width, height), digest)

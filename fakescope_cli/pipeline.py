@@ -7,6 +7,7 @@ is stored in the cache before it is handed on, so an interrupted scan resumes wh
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -64,8 +65,12 @@ def default_workers(model: ModelSpec | None) -> int:
 _WORKER_ENGINE: ForensicModel | None = None
 
 
-def _init_worker(model: ModelSpec | None) -> None:
+def _init_worker(model: ModelSpec | None, debug: bool) -> None:
     global _WORKER_ENGINE
+    import logging
+
+    # A spawned process starts with fresh logging: keep third-party chatter off stderr here too.
+    logging.getLogger("exifread").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     if model is not None:
         from fakescope_cli.engine.llama_engine import LlamaEngine
 
@@ -73,7 +78,20 @@ def _init_worker(model: ModelSpec | None) -> None:
 
 
 def _work(path: str, data: bytes, options: ScanOptions) -> ImageResult:
-    return analyse_file(_WORKER_ENGINE, InputFile(Path(path)), options, data)
+    return guarded_analysis(_WORKER_ENGINE, InputFile(Path(path)), options, data)
+
+
+def guarded_analysis(
+    model: ForensicModel | None, item: InputFile, options: ScanOptions, data: bytes | None
+) -> ImageResult:
+    """:func:`analyse_file`, with any unexpected failure kept to this one file's result."""
+    try:
+        return analyse_file(model, item, options, data)
+    except Exception as exc:
+        logging.getLogger(__name__).debug("analysis of %s failed", item.path, exc_info=True)
+        return ImageResult(
+            path=str(item.path), error=f"{item.path}: internal error ({type(exc).__name__}: {exc})"
+        )
 
 
 # -- the run ------------------------------------------------------------------------------------
@@ -125,7 +143,7 @@ class ScanRun:
                 max_workers=self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.model,),
+                initargs=(self.model, logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG)),
             )
         return self._pool
 
@@ -164,7 +182,7 @@ class ScanRun:
                 if done is not None:
                     yield done
                     continue
-                yield self._store(key, analyse_file(self._local_engine(), item, self.options, data))
+                yield self._store(key, guarded_analysis(self._local_engine(), item, self.options, data))
             return
         yield from self._parallel(inputs)
 

@@ -28,6 +28,7 @@ from fakescope_cli.evidence.text import clean_text, short
 log = logging.getLogger(__name__)
 
 MIME_TYPES = {
+    "MPO": "image/jpeg",
     "JPEG": "image/jpeg",
     "PNG": "image/png",
     "WEBP": "image/webp",
@@ -103,8 +104,12 @@ def _generator(manifest: dict[str, Any]) -> str:
     return clean_text(str(manifest.get("claim_generator", "unknown")), 200)
 
 
-def c2pa_findings(store: dict[str, Any]) -> list[EvidenceItem]:
-    """Findings from a manifest store: signature state, claim generator, actions, ingredients."""
+def c2pa_findings(store: dict[str, Any], trust_list: bool = False) -> list[EvidenceItem]:
+    """Findings from a manifest store: signature state, claim generator, actions, ingredients.
+
+    A declared AI source counts as strong under any valid signature (a declaration against the
+    signer's interest); a declared camera capture only under a signer on the user's trust list,
+    since a capture claim is what a forger would sign."""
     manifests = store.get("manifests") or {}
     active = manifests.get(store.get("active_manifest"), {}) if isinstance(manifests, dict) else {}
     state = str(store.get("validation_state", "Invalid"))
@@ -114,13 +119,15 @@ def c2pa_findings(store: dict[str, Any]) -> list[EvidenceItem]:
         if isinstance(status, dict) and status.get("code") != "signingCredential.untrusted"
     ]
     signed_ok = state in ("Valid", "Trusted") and not failures
+    trusted = state == "Trusted" and not failures
     signature = active.get("signature_info") or {}
     signer = clean_text(f"{signature.get('common_name', '')} / {signature.get('issuer', '')}", 200)
     generator = _generator(active)
-    if state == "Trusted":
+    if trusted:
         state_text = "signature valid, signer on the trust list"
     elif signed_ok:
-        state_text = "signature valid, signer not on a trust list (no trust anchors given)"
+        where = "the given trust list" if trust_list else "a trust list (none was given)"
+        state_text = f"signature valid, signer not on {where}"
     else:
         state_text = f"validation FAILED ({', '.join(failures[:5]) or state})"
     items = [
@@ -128,7 +135,13 @@ def c2pa_findings(store: dict[str, Any]) -> list[EvidenceItem]:
             "c2pa.manifest",
             "provenance",
             f"Content Credentials (C2PA) by {short(generator, 80)}: {state_text}",
-            {"state": state, "failures": failures, "claim_generator": generator, "signer": signer},
+            {
+                "state": state,
+                "trusted": trusted,
+                "failures": failures,
+                "claim_generator": generator,
+                "signer": signer,
+            },
             points_to=POINTS_NEUTRAL if signed_ok else POINTS_EDITED,
             strength=NONE if signed_ok else MODERATE,
             location="C2PA manifest store (JUMBF)",
@@ -137,7 +150,13 @@ def c2pa_findings(store: dict[str, Any]) -> list[EvidenceItem]:
     ]
     actions = _actions(active)
     sources = [str(a.get("digitalSourceType", "")).rsplit("/", 1)[-1] for a in actions]
-    ai = [s for s in sources if s in AI_SOURCES]
+    ingredients = [i for i in active.get("ingredients", []) or [] if isinstance(i, dict)][:50]
+    # An edited AI image keeps its origin in an ingredient's own manifest.
+    for ingredient in ingredients:
+        inner = manifests.get(ingredient.get("active_manifest")) if isinstance(manifests, dict) else None
+        if isinstance(inner, dict):
+            sources += [str(a.get("digitalSourceType", "")).rsplit("/", 1)[-1] for a in _actions(inner)]
+    ai = [clean_text(s, 80) for s in dict.fromkeys(sources) if s in AI_SOURCES]
     edits = sorted({str(a.get("action")) for a in actions if a.get("action") in EDIT_ACTIONS})
     if ai:
         items.append(
@@ -159,11 +178,22 @@ def c2pa_findings(store: dict[str, Any]) -> list[EvidenceItem]:
                 "c2pa.capture_source",
                 "provenance",
                 "C2PA actions declare a camera capture"
-                + (" with a valid signature" if signed_ok else "; the signature does not validate")
+                + (
+                    ", signed by a trusted signer"
+                    if trusted
+                    else ", validly signed by a signer not on the trust list (anyone can sign such a claim)"
+                    if signed_ok
+                    else "; the signature does not validate"
+                )
                 + (f", then edits: {', '.join(edits)}" if edits else ""),
-                {"signature_valid": signed_ok, "edits": edits, "claim_generator": generator},
+                {
+                    "signature_valid": signed_ok,
+                    "trusted": trusted,
+                    "edits": edits,
+                    "claim_generator": generator,
+                },
                 points_to=POINTS_CAMERA,
-                strength=STRONG if signed_ok and not edits else WEAK,
+                strength=STRONG if trusted and not edits else WEAK,
                 location="C2PA c2pa.actions assertion",
                 limits=LIMITS,
             )
@@ -181,7 +211,6 @@ def c2pa_findings(store: dict[str, Any]) -> list[EvidenceItem]:
                 limits=LIMITS,
             )
         )
-    ingredients = [i for i in active.get("ingredients", []) or [] if isinstance(i, dict)][:50]
     if ingredients:
         titles = [clean_text(str(i.get("title", "untitled")), 120) for i in ingredients]
         items.append(

@@ -16,6 +16,7 @@ from fakescope_cli.evidence.text import clean_text
 MAX_SEGMENTS = 4096
 MAX_TEXT_BYTES = 256 << 10  # a single text chunk or comment, after decompression
 MAX_XMP_BYTES = 1 << 20
+MAX_INFLATED = 8 << 20  # all compressed chunks of one file together
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -38,30 +39,50 @@ class ContainerInfo:
     jpeg_markers: list[str] = field(default_factory=list)  # APPn identifiers in file order
     has_c2pa: bool = False
     has_exif: bool = False
+    exif_block: bytes | None = None  # the first EXIF (TIFF) structure found
     problems: list[str] = field(default_factory=list)
+    inflated: int = 0  # bytes decompressed so far (capped per file)
+
+    def keep_exif(self, block: bytes) -> None:
+        self.has_exif = True
+        if self.exif_block is None:
+            self.exif_block = block[6:] if block.startswith(b"Exif\0\0") else block
 
 
-def _inflate(data: bytes, limit: int) -> bytes:
+def _inflate(data: bytes, limit: int, info: ContainerInfo, where: str) -> bytes:
+    """Decompress at most ``limit`` bytes, and no more than the file's remaining budget."""
+    budget = min(limit, MAX_INFLATED - info.inflated)
+    if budget <= 0:
+        info.problems.append(
+            f"{where}: compressed text over the {MAX_INFLATED >> 20} MiB per-file budget, skipped"
+        )
+        return b""
     inflater = zlib.decompressobj()
-    out = inflater.decompress(data, limit)
+    out = inflater.decompress(data, budget)
+    info.inflated += len(out)
+    if inflater.unconsumed_tail:
+        info.problems.append(f"{where}: compressed text expands beyond {budget} bytes (truncated)")
     return out
 
 
-def _png_text(kind: bytes, data: bytes) -> tuple[str, bytes] | None:
+def _png_text(kind: bytes, data: bytes, info: ContainerInfo) -> tuple[str, bytes] | None:
     key, sep, rest = data.partition(b"\0")
     if not sep:
         return None
+    name = key.decode("latin-1")
+    limit = MAX_XMP_BYTES if name == "XML:com.adobe.xmp" else MAX_TEXT_BYTES
+    where = f"PNG {kind.decode()} chunk"
     if kind == b"tEXt":
-        return key.decode("latin-1"), rest
+        return name, rest
     if kind == b"zTXt":
-        return key.decode("latin-1"), _inflate(rest[1:], MAX_TEXT_BYTES)
+        return name, _inflate(rest[1:], limit, info, where)
     # iTXt: compression flag, method, language\0, translated keyword\0, text
     if len(rest) < 2:
         return None
     compressed = rest[0] == 1
     _lang, _, tail = rest[2:].partition(b"\0")
     _translated, _, text = tail.partition(b"\0")
-    return key.decode("latin-1"), _inflate(text, MAX_TEXT_BYTES) if compressed else text
+    return name, _inflate(text, limit, info, where) if compressed else text
 
 
 def _walk_png(data: bytes, info: ContainerInfo) -> None:
@@ -77,7 +98,7 @@ def _walk_png(data: bytes, info: ContainerInfo) -> None:
             return
         if kind in (b"tEXt", b"zTXt", b"iTXt"):
             try:
-                parsed = _png_text(kind, body)
+                parsed = _png_text(kind, body, info)
             except zlib.error:
                 parsed = None
                 info.problems.append(f"PNG {kind.decode()} chunk has damaged compressed text")
@@ -87,9 +108,11 @@ def _walk_png(data: bytes, info: ContainerInfo) -> None:
                 if key == "XML:com.adobe.xmp":
                     info.xmp.append(raw[:MAX_XMP_BYTES])
                 else:
-                    info.texts.append(TextEntry(clean_text(key, 80), clean_text(raw), location))
+                    info.texts.append(
+                        TextEntry(clean_text(key, 80), clean_text(raw, MAX_TEXT_BYTES), location)
+                    )
         elif kind == b"eXIf":
-            info.has_exif = True
+            info.keep_exif(body)
         elif kind == b"caBX":
             info.has_c2pa = True
         elif kind == b"IEND":
@@ -141,7 +164,7 @@ def _walk_jpeg(data: bytes, info: ContainerInfo) -> None:
         elif marker in _SOF_NAMES:
             info.jpeg_frames.append(_SOF_NAMES[marker])
         elif marker == 0xFE:
-            info.texts.append(TextEntry("comment", clean_text(body[:MAX_TEXT_BYTES]), "JPEG COM segment"))
+            info.texts.append(TextEntry("comment", clean_text(body, MAX_TEXT_BYTES), "JPEG COM segment"))
         elif 0xE0 <= marker <= 0xEF:
             _jpeg_app(marker, body, info)
         pos += 2 + length
@@ -151,7 +174,7 @@ def _walk_jpeg(data: bytes, info: ContainerInfo) -> None:
 def _jpeg_app(marker: int, body: bytes, info: ContainerInfo) -> None:
     name = f"APP{marker - 0xE0}"
     if body.startswith(b"Exif\0"):
-        info.has_exif = True
+        info.keep_exif(body)
         name += ":Exif"
     elif body.startswith(b"http://ns.adobe.com/xap/1.0/\0"):
         info.xmp.append(body[29:][:MAX_XMP_BYTES])
@@ -178,8 +201,11 @@ def _walk_webp(data: bytes, info: ContainerInfo) -> None:
             return
         kind, length = struct.unpack("<4sI", data[pos : pos + 8])
         body = data[pos + 8 : pos + 8 + length]
+        if len(body) < length:
+            info.problems.append(f"WebP chunk {kind!r} is truncated")
+            return
         if kind == b"EXIF":
-            info.has_exif = True
+            info.keep_exif(body)
         elif kind == b"XMP ":
             info.xmp.append(body[:MAX_XMP_BYTES])
         elif kind == b"C2PA":
@@ -200,6 +226,8 @@ def read_container(data: bytes) -> ContainerInfo:
         elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
             info.format = "WEBP"
             _walk_webp(data, info)
+        elif data[:4] in (b"II*\x00", b"MM\x00*"):
+            info.exif_block = data  # a TIFF file is its own EXIF structure; not walked further here
     except (struct.error, IndexError, ValueError, zlib.error) as exc:
         info.problems.append(f"container structure could not be read ({type(exc).__name__})")
     return info

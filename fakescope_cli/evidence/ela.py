@@ -31,7 +31,23 @@ class ElaResult:
     figure: bytes | None
 
 
+MAX_ELA_PIXELS = 16_000_000
+
+
+def _centre_crop(rgb: Image.Image) -> Image.Image:
+    """At most MAX_ELA_PIXELS from the centre, on the 8x8 JPEG grid, so huge images stay cheap."""
+    width, height = rgb.size
+    if width * height <= MAX_ELA_PIXELS:
+        return rgb
+    scale = (MAX_ELA_PIXELS / (width * height)) ** 0.5
+    crop_w, crop_h = max(8, int(width * scale) // 8 * 8), max(8, int(height * scale) // 8 * 8)
+    left, top = (width - crop_w) // 16 * 8, (height - crop_h) // 16 * 8
+    return rgb.crop((left, top, left + crop_w, top + crop_h))
+
+
 def error_levels(rgb: Image.Image, want_figure: bool = False) -> ElaResult:
+    """ELA of the image (of its central 16 megapixels when larger)."""
+    rgb = _centre_crop(rgb)
     buffer = io.BytesIO()
     rgb.save(buffer, format="JPEG", quality=ELA_QUALITY)
     with Image.open(io.BytesIO(buffer.getvalue()), formats=["JPEG"]) as resaved:

@@ -18,6 +18,8 @@ from fakescope_cli.errors import ImageInputError
 from fakescope_cli.evidence import c2pa_check, ela, exif, generators, hashes, jpeg_tables, spectrum, xmp
 from fakescope_cli.evidence.container import ContainerInfo, read_container
 from fakescope_cli.evidence.items import MODERATE, EvidenceItem, EvidenceReport
+from fakescope_cli.evidence.text import clean_text
+from fakescope_cli.evidence.tiff_ifd import TiffFacts
 from fakescope_cli.imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, sniff_format
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ class _Run:
                     f"{name}.failed",
                     "integrity",
                     f"{name} analysis failed ({type(exc).__name__})",
-                    str(exc)[:300],
+                    clean_text(str(exc), 300),
                     strength=MODERATE,
                     location="analyser",
                 )
@@ -77,6 +79,7 @@ def _gather(
 ) -> EvidenceReport:
     report = EvidenceReport(str(path))
     run = _Run(report)
+    info = ContainerInfo()
     with run.step("container"):
         info = read_container(data)
     image_format = info.format or sniff_format(data[:16]) or ""
@@ -88,12 +91,14 @@ def _gather(
                 decoded = decode_image(path, data, options.max_pixels)
             except ImageInputError as exc:
                 decoded = exc
+        if decoded is None:  # the step caught something unexpected and recorded it
+            decoded = ImageInputError(f"{path}: the decoder failed")
     if isinstance(decoded, ImageInputError):
         report.add(
             EvidenceItem(
                 "pixels.unreadable",
                 "integrity",
-                f"pixels not analysed: {_reason(decoded, path)}",
+                f"pixels not analysed: {clean_text(_reason(decoded, path), 300)}",
                 location="image data",
                 strength=MODERATE,
                 limits="Metadata findings above still come from the file's bytes.",
@@ -102,7 +107,7 @@ def _gather(
         decoded_ok = None
     else:
         decoded_ok = decoded
-        image_format = decoded.format
+        image_format = info.format or decoded.format  # a phone's MPO is a JPEG to everything here
     with run.step("hash"):
         report.add(hashes.sha256_item(decoded_ok.sha256 if decoded_ok else _sha256(data)))
         if decoded_ok is not None:
@@ -119,8 +124,9 @@ def _gather(
             software += [(tool, f"{location}, xmp:CreatorTool") for tool in facts.creator_tools]
             software += [(agent, f"{location}, xmpMM:History") for agent in facts.agents]
             texts += [(key, value, f"{location}, {key}") for key, value in facts.texts.items()]
-            if "Credit" in facts.texts:
-                software.append((facts.texts["Credit"], f"{location}, photoshop:Credit"))
+            credit = facts.texts.get("Credit", "")
+            if "made with google ai" in credit.lower():  # Google's label; other credits are free text
+                software.append((credit, f"{location}, photoshop:Credit"))
     with run.step("generator"):
         report.items.extend(generators.declaration_items(generators.find_declarations(texts, software)))
     with run.step("c2pa"):
@@ -150,18 +156,18 @@ def _exif(
     software: list[tuple[str, str]],
     texts: list[tuple[str, str, str]],
 ) -> None:
-    if info.format is not None and not info.has_exif:
-        tags: dict[str, object] = {}  # a container we walked has no EXIF block: exifread not needed
-    else:
+    tags: dict[str, object] = {}
+    facts = TiffFacts()
+    if info.exif_block is not None:
         try:
-            tags = exif.read_exif_tags(data)
+            tags, facts = exif.read_exif_tags(info.exif_block)
         except ValueError as exc:
             report.add(
                 EvidenceItem(
                     "exif.unreadable",
                     "integrity",
                     "EXIF unreadable (malformed block)",
-                    str(exc)[:300],
+                    clean_text(str(exc), 300),
                     location="EXIF",
                     limits="The rest of the evidence still ran.",
                 )
@@ -190,9 +196,9 @@ def _exif(
                 )
             )
         return
-    report.items.extend(exif.exif_findings(tags, decoded.stored_size if decoded else None))
-    fields = exif.exif_text_fields(tags)
-    for label in ("Software", "Make", "Model", "Artist"):
+    report.items.extend(exif.exif_findings(tags, facts, decoded.stored_size if decoded else None))
+    fields = exif.exif_text_fields(tags, facts)
+    for label in ("Software", "Make", "Model"):
         if label in fields:
             software.append((fields[label], f"EXIF {label}"))
     for label in ("UserComment", "ImageDescription"):
@@ -204,7 +210,7 @@ def _c2pa(
     data: bytes, info: ContainerInfo, image_format: str, options: EvidenceOptions, report: EvidenceReport
 ) -> None:
     # Formats we walk ourselves are only handed to c2pa when a store was seen; others always are.
-    if info.format in ("JPEG", "PNG", "WEBP") and not info.has_c2pa:
+    if info.format in ("JPEG", "PNG", "WEBP") and not info.has_c2pa and not info.problems:
         report.add(c2pa_check.c2pa_absent())
         return
     try:
@@ -220,7 +226,8 @@ def _c2pa(
             )
         )
         return
-    report.items.extend(c2pa_check.c2pa_findings(store) if store else [c2pa_check.c2pa_absent()])
+    trust_list = options.c2pa_trust_anchors is not None
+    report.items.extend(c2pa_check.c2pa_findings(store, trust_list) if store else [c2pa_check.c2pa_absent()])
 
 
 def _signals(

@@ -17,6 +17,7 @@ from fakescope_cli.evidence.items import (
     EvidenceItem,
 )
 from fakescope_cli.evidence.text import clean_text, short
+from fakescope_cli.evidence.tiff_ifd import TiffFacts, check_tiff
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +29,21 @@ EDITORS = re.compile(
 _LIMITS_EXIF = "EXIF is written by whoever saved the file and is easy to forge or strip."
 
 
-def read_exif_tags(data: bytes) -> dict[str, Any]:
-    """exifread's tags, or raises ValueError when the block is present but unreadable."""
+def read_exif_tags(block: bytes) -> tuple[dict[str, Any], TiffFacts]:
+    """exifread's tags for an EXIF (TIFF) block, after our own bounded walk has accepted it.
+
+    Raises ValueError when the block is malformed or hostile. exifread runs in its fast mode (no
+    maker-note parsing); the maker note, UserComment and thumbnail come from our walk."""
     import exifread
 
+    facts = check_tiff(block)
+    if facts.problem:
+        raise ValueError(facts.problem)
     try:
-        tags = exifread.process_file(io.BytesIO(data), details=True, extract_thumbnail=True)
+        tags = exifread.process_file(io.BytesIO(block), details=False, extract_thumbnail=False)
     except Exception as exc:  # exifread raises many types on malformed blocks
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
-    return dict(tags)
+    return dict(tags), facts
 
 
 def _text(tags: dict[str, Any], name: str) -> str | None:
@@ -47,36 +54,29 @@ def _text(tags: dict[str, Any], name: str) -> str | None:
     return text or None
 
 
-def exif_text_fields(tags: dict[str, Any]) -> dict[str, str]:
+MAX_FIELD = 64 << 10
+
+
+def exif_text_fields(tags: dict[str, Any], facts: TiffFacts) -> dict[str, str]:
     """The free-text fields generators and editors write into (for the generator detector)."""
     names = {
         "Software": "Image Software",
         "Make": "Image Make",
         "Model": "Image Model",
         "ImageDescription": "Image ImageDescription",
-        "Artist": "Image Artist",
-        "UserComment": "EXIF UserComment",
     }
     fields = {}
     for label, name in names.items():
         tag = tags.get(name)
-        if tag is None:
-            continue
-        raw = tag.printable if label != "UserComment" else _user_comment(tag)
-        text = clean_text(str(raw)).strip()
-        if text:
+        if tag is not None and (text := clean_text(str(tag.printable), MAX_FIELD).strip()):
             fields[label] = text
+    if facts.user_comment and (comment := clean_text(_user_comment(facts.user_comment), MAX_FIELD).strip()):
+        fields["UserComment"] = comment
     return fields
 
 
-def _user_comment(tag: Any) -> str:
-    values = tag.values
-    if isinstance(values, (bytes, bytearray)):
-        raw = bytes(values)
-    elif isinstance(values, list) and all(isinstance(v, int) for v in values):
-        raw = bytes(v & 0xFF for v in values)
-    else:
-        return str(tag.printable)
+def _user_comment(raw: bytes) -> str:
+    """EXIF UserComment: an 8-byte character-code header, then the text."""
     head, body = raw[:8], raw[8:]
     if head.startswith(b"UNICODE"):
         for codec in ("utf-16-be", "utf-16-le"):
@@ -84,16 +84,13 @@ def _user_comment(tag: Any) -> str:
                 return body.decode(codec)
             except UnicodeDecodeError:
                 continue
-    return (
-        body.decode("utf-8", errors="replace")
-        if head[:5] in (b"ASCII", b"\0\0\0\0\0")
-        else str(tag.printable)
-    )
+    if head.startswith(b"ASCII") or head == b"\0" * 8:
+        return body.decode("utf-8", errors="replace")
+    return raw.decode("utf-8", errors="replace")
 
 
-def _thumbnail_size(tags: dict[str, Any]) -> tuple[int, int] | None:
-    blob = tags.get("JPEGThumbnail")
-    if not isinstance(blob, bytes) or len(blob) > 256 << 10:
+def _thumbnail_size(blob: bytes | None) -> tuple[int, int] | None:
+    if not blob:
         return None
     from PIL import Image
 
@@ -104,14 +101,16 @@ def _thumbnail_size(tags: dict[str, Any]) -> tuple[int, int] | None:
         return None
 
 
-def exif_findings(tags: dict[str, Any], image_size: tuple[int, int] | None) -> list[EvidenceItem]:
+def exif_findings(
+    tags: dict[str, Any], facts: TiffFacts, image_size: tuple[int, int] | None
+) -> list[EvidenceItem]:
     """Findings from parsed EXIF tags; ``image_size`` is the stored (un-rotated) pixel size."""
     items: list[EvidenceItem] = []
     make, model = _text(tags, "Image Make"), _text(tags, "Image Model")
     lens = _text(tags, "EXIF LensModel")
     captured = _text(tags, "EXIF DateTimeOriginal")
     software = _text(tags, "Image Software")
-    has_makernote = "EXIF MakerNote" in tags or any(name.startswith("MakerNote ") for name in tags)
+    has_makernote = facts.has_makernote
     has_gps = any(name.startswith("GPS ") for name in tags)
     if make or model:
         camera = " ".join(part for part in (make, model) if part)
@@ -201,7 +200,7 @@ def exif_findings(tags: dict[str, Any], image_size: tuple[int, int] | None) -> l
                 limits=_LIMITS_EXIF,
             )
         )
-    thumb = _thumbnail_size(tags)
+    thumb = _thumbnail_size(facts.thumbnail)
     if thumb and image_size:
         items.append(_thumbnail_check(thumb, image_size))
     return items

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakescope_cli.evidence.items import POINTS_AI, STRONG, EvidenceItem
-from fakescope_cli.evidence.text import short
+from fakescope_cli.evidence.text import clean_text, short
 
 LIMITS = (
     "Generator metadata is a declaration written by the tool that saved the file; it is trivially "
@@ -27,8 +27,8 @@ LIMITS = (
 SOFTWARE_NAMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"midjourney", re.I), "Midjourney"),
     (re.compile(r"\bdall.{0,3}e\b|openai|chatgpt|gpt-4o|gpt-image", re.I), "OpenAI (DALL·E / GPT image)"),
-    (re.compile(r"firefly", re.I), "Adobe Firefly"),
-    (re.compile(r"imagen|gemini|made with google ai|nano banana", re.I), "Google Imagen / Gemini"),
+    (re.compile(r"\bfirefly\b", re.I), "Adobe Firefly"),
+    (re.compile(r"\bimagen\b|\bgemini\b|made with google ai|nano banana", re.I), "Google Imagen / Gemini"),
     (re.compile(r"novelai", re.I), "NovelAI"),
     (
         re.compile(r"stable[\s-]?diffusion|sdxl|automatic1111|stable-diffusion-webui", re.I),
@@ -38,10 +38,10 @@ SOFTWARE_NAMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"invokeai", re.I), "InvokeAI"),
     (re.compile(r"fooocus", re.I), "Fooocus"),
     (re.compile(r"leonardo\.?ai", re.I), "Leonardo.Ai"),
-    (re.compile(r"ideogram", re.I), "Ideogram"),
-    (re.compile(r"\bflux(\.1)?\b|black forest labs", re.I), "FLUX"),
+    (re.compile(r"\bideogram\b", re.I), "Ideogram"),
+    (re.compile(r"\bflux[.\- ]?1\b|\bflux[.\- ](dev|pro|schnell|kontext)\b|black forest labs", re.I), "FLUX"),
     (re.compile(r"bing image creator|microsoft designer|copilot designer", re.I), "Microsoft Designer"),
-    (re.compile(r"runway(ml)?\b", re.I), "Runway"),
+    (re.compile(r"\brunwayml\b|\brunway (gen|frames)", re.I), "Runway"),
     (re.compile(r"dreamstudio|stability\.?ai", re.I), "Stability AI"),
 ]
 
@@ -104,7 +104,7 @@ def _from_text_chunk(key: str, text: str, location: str) -> Declaration | None:
             return Declaration("Fooocus", location, _str(model), _str(seed))
         if "Steps:" in text or "Sampler:" in text or "Seed:" in text:
             model, seed, name = _a1111(text)
-            return Declaration(name, location, model, seed)
+            return Declaration(name, location, _str(model), _str(seed))
         return None
     if lowered == "fooocus_scheme":
         return Declaration("Fooocus", location)
@@ -112,7 +112,7 @@ def _from_text_chunk(key: str, text: str, location: str) -> Declaration | None:
         graph = _json(text)
         if isinstance(graph, dict):
             model, seed = _comfy(graph) if lowered == "prompt" else (None, None)
-            return Declaration("ComfyUI", location, model, seed)
+            return Declaration("ComfyUI", location, _str(model), _str(seed))
         return None
     if lowered in ("invokeai_metadata", "invokeai_graph", "sd-metadata", "dream"):
         data = _json(text)
@@ -132,7 +132,8 @@ def _from_text_chunk(key: str, text: str, location: str) -> Declaration | None:
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None else short(str(value), 200)
+    """A value parsed out of JSON or text: JSON escapes can smuggle control characters back in."""
+    return None if value is None else short(clean_text(str(value), 400), 200)
 
 
 def find_declarations(
@@ -157,7 +158,7 @@ def find_declarations(
 def _from_software(value: str, location: str) -> Declaration | None:
     for pattern, name in SOFTWARE_NAMES:
         if pattern.search(value):
-            return Declaration(name, location, detail=short(value, 120))
+            return Declaration(name, location, detail=_str(value))
     return None
 
 

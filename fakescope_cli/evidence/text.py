@@ -6,11 +6,12 @@ import re
 
 MAX_TEXT = 4000  # characters kept from any one metadata string
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def clean_text(raw: str | bytes, limit: int = MAX_TEXT) -> str:
-    """Decoded text without ANSI sequences or control characters (newline and tab kept), capped."""
+    """Decoded text without ANSI sequences, control, bidi or zero-width characters (newline and tab
+    kept), capped."""
     if isinstance(raw, bytes):
         raw = raw[: limit * 4].decode("utf-8", errors="replace")
     text = _CONTROL.sub("", _ANSI.sub("", raw))

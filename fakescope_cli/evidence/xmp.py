@@ -31,17 +31,20 @@ SOURCE_TYPES: dict[str, tuple[str, str, str]] = {
     ),
     "algorithmicallyEnhanced": (
         POINTS_EDITED,
-        MODERATE,
-        "enhanced by an algorithm (e.g. AI upscaling or fill)",
+        WEAK,
+        "captured, then enhanced by an algorithm without changing the main content",
     ),
-    "algorithmicMedia": (POINTS_AI, MODERATE, "made by an algorithm without training data (procedural)"),
+    "algorithmicMedia": (POINTS_AI, WEAK, "made by an algorithm without training data (procedural)"),
     "compositeSynthetic": (POINTS_AI, MODERATE, "a composite including synthetic elements"),
     "digitalCapture": (POINTS_CAMERA, WEAK, "captured by a digital camera (declared, unsigned)"),
     "computationalCapture": (POINTS_CAMERA, WEAK, "captured with computational photography (declared)"),
     "negativeFilm": (POINTS_CAMERA, WEAK, "scanned from a film negative (declared)"),
     "positiveFilm": (POINTS_CAMERA, WEAK, "scanned from film (declared)"),
     "print": (POINTS_CAMERA, WEAK, "scanned from a print (declared)"),
-    "minorHumanEdits": (POINTS_EDITED, WEAK, "captured, with minor human edits (declared)"),
+    "humanEdits": (POINTS_EDITED, WEAK, "captured, then edited by a person (declared)"),
+    "minorHumanEdits": (POINTS_EDITED, WEAK, "captured, with minor human edits (declared; retired term)"),
+    "digitalArt": (POINTS_NEUTRAL, WEAK, "made by a person with digital tools (declared)"),
+    "softwareImage": (POINTS_NEUTRAL, WEAK, "made by software (declared; retired term)"),
     "composite": (POINTS_EDITED, MODERATE, "a composite of several images (declared)"),
     "compositeCapture": (POINTS_EDITED, WEAK, "a composite of captures (declared)"),
     "digitalCreation": (POINTS_NEUTRAL, WEAK, "drawn or made with software by a person (declared)"),
@@ -85,11 +88,19 @@ def parse_xmp(packet: bytes) -> XmpFacts:
     except (DefusedXmlException, ParseError, ValueError) as exc:
         facts.error = f"{type(exc).__name__}: {clean_text(str(exc), 200)}"
         return facts
+    parents: dict[object, object] = {}
     for count, element in enumerate(root.iter()):
         if count > MAX_ELEMENTS:
             facts.error = "XMP has too many elements; the rest were not read"
             break
-        _collect(_local(element.tag), (element.text or "").strip(), element.get(_RDF_RESOURCE), facts)
+        for child in element:
+            parents[child] = element
+        name = _local(element.tag)
+        if name == "li":  # a value inside rdf:Alt / Seq / Bag: it belongs to the property above
+            container = parents.get(element)
+            owner = parents.get(container) if container is not None else None
+            name = _local(owner.tag) if owner is not None else name  # type: ignore[attr-defined]
+        _collect(name, (element.text or "").strip(), element.get(_RDF_RESOURCE), facts)
         for name, value in element.attrib.items():
             _collect(_local(name), value.strip(), None, facts)
     return facts
@@ -105,9 +116,8 @@ def _collect(name: str, text: str, resource: str | None, facts: XmpFacts) -> Non
         facts.creator_tools.append(value)
     elif name == "softwareAgent":
         facts.agents.append(value)
-    elif name in ("Credit", "description", "Description", "title", "creator", "Source", "Title", "li"):
-        key = name if name != "li" else "text"
-        facts.texts.setdefault(key, value)
+    elif name in ("Credit", "description", "Description", "title", "creator", "Source", "Title"):
+        facts.texts.setdefault(name, value)
 
 
 def xmp_findings(facts: XmpFacts, location: str) -> list[EvidenceItem]:

@@ -48,9 +48,17 @@ def test_tampered_pixels_fail_validation(gather, signer) -> None:
     assert only(report, "c2pa.ai_source").strength == "moderate"  # a broken signature decides nothing
 
 
-def test_signed_capture(gather, signer) -> None:
-    report = gather(signer.sign(jpeg_bytes(), "image/jpeg", CAPTURED), "cam.jpg", signals=False)
-    capture = only(report, "c2pa.capture_source")
+def test_signed_capture_decides_only_under_a_trusted_signer(gather, signer) -> None:
+    data = signer.sign(jpeg_bytes(), "image/jpeg", CAPTURED)
+    untrusted = only(gather(data, "cam.jpg", signals=False), "c2pa.capture_source")
+    assert (untrusted.points_to, untrusted.strength) == (POINTS_CAMERA, "weak")
+    assert "anyone can sign" in untrusted.summary
+    other_root = TestSigner().root_pem
+    elsewhere = gather(data, "cam.jpg", signals=False, c2pa_trust_anchors=other_root)
+    assert only(elsewhere, "c2pa.capture_source").strength == "weak"
+    assert "not on the given trust list" in only(elsewhere, "c2pa.manifest").summary
+    trusted = gather(data, "cam.jpg", signals=False, c2pa_trust_anchors=signer.root_pem)
+    capture = only(trusted, "c2pa.capture_source")
     assert (capture.points_to, capture.strength) == (POINTS_CAMERA, STRONG)
 
 
