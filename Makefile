@@ -59,6 +59,7 @@ fmt: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.evidence.bench
 	$(BIN)/python -m fakescope_cli.bench
+	$(BIN)/python -m fakescope_cli.bench_rescan
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
