@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -17,8 +16,8 @@ from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from fakescope_cli.evidence.fusion import VERDICTS
-from fakescope_cli.evidence.items import CATEGORIES
 from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, RunContext, display_name
+from fakescope_cli.report.rows import custody_rows, sorted_items
 from fakescope_cli.results import ImageResult
 
 FIGURE_TEXT = {
@@ -67,33 +66,6 @@ def _data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
-def value_text(value: Any) -> str:
-    """A finding's measured value as short readable text (dicts as "key: value; ...")."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {value_text(v)}" for k, v in value.items() if v is not None and v != [])[
-            :2000
-        ]
-    if isinstance(value, list):
-        return ", ".join(value_text(v) if not isinstance(v, list) else f"({value_text(v)})" for v in value)[
-            :2000
-        ]
-    return str(value)[:2000]
-
-
-def sorted_items(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Evidence items in report order (provenance first, hashes last), with readable values."""
-    order = {name: index for index, name in enumerate(CATEGORIES)}
-    items = (data["evidence"] or {}).get("items", [])
-    ranked = sorted(items, key=lambda item: order.get(item["category"], len(order)))
-    return [{**item, "value_text": value_text(item.get("value"))} for item in ranked]
-
-
 def _gauge(p_fake: float, threshold: float, band: float) -> dict[str, Any]:
     from fakescope_cli.evidence.fusion import band_edges
 
@@ -106,46 +78,6 @@ def _gauge(p_fake: float, threshold: float, band: float) -> dict[str, Any]:
         "band_w": round(300 * (upper - lower), 1),
         "colour": colour,
     }
-
-
-def _custody_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
-    image, custody = data["image"], data["custody"]
-    rows = [
-        ("file", image["path"]),
-        ("size", f"{image['bytes']} bytes" if image["bytes"] is not None else "unknown"),
-        ("SHA-256", image["sha256"] or "not computed"),
-        ("perceptual hash (pHash)", image["phash"] or "not computed"),
-    ]
-    rows += [(f"file time: {key}", value) for key, value in image["file_times"].items()]
-    model = custody["model"]
-    if model:
-        rows += [
-            ("model (text)", model["text"]),
-            ("model (text) SHA-256", model["text_sha256"]),
-            ("model (projector)", model["mmproj"]),
-            ("model (projector) SHA-256", model["mmproj_sha256"]),
-            (
-                "model quantization",
-                f"{model.get('text_file_type')} / projector {model.get('mmproj_file_type')}",
-            ),
-            (
-                "model profile",
-                f"{model['profile']} (labels {model['label_fake']!r} / {model['label_real']!r})",
-            ),
-        ]
-    else:
-        rows.append(("model", "none (evidence only)"))
-    if custody["decoding"]:
-        rows.append(("decoding", json.dumps(custody["decoding"])))
-    rows += [
-        ("tool", f"fakescope {custody['tool']['version']}"),
-        ("llama-cpp-python", custody["llama_cpp_python"] or "not installed"),
-        ("command line", custody["command_line"]),
-        ("report time (UTC)", custody["utc_time"]),
-        ("operating system", custody["os"]),
-        ("Python", custody["python"]),
-    ]
-    return rows
 
 
 def render_image_html(report: ImageReport) -> str:
@@ -176,7 +108,7 @@ def render_image_html(report: ImageReport) -> str:
         figures=figures,
         thumbnail=_data_uri("image/jpeg", report.thumbnail_jpeg) if report.thumbnail_jpeg else None,
         rationale_note=RATIONALE_NOTE,
-        custody=_custody_rows(data),
+        custody=custody_rows(data),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, display_name
-from fakescope_cli.report.render_html import sorted_items
+from fakescope_cli.report.rows import custody_rows, sorted_items
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 
@@ -25,7 +25,7 @@ def _block(text: str) -> list[str]:
 
 def render_image_markdown(report: ImageReport) -> str:
     data = report.to_dict()
-    image, verdict, custody = data["image"], data["verdict"], data["custody"]
+    verdict = data["verdict"]
     lines = [f"# FakeScope report: {md(display_name(report.result.path))}", ""]
     lines.append(f"**Verdict: {md(verdict['verdict'] or 'error')}**")
     lines.append("")
@@ -67,30 +67,5 @@ def render_image_markdown(report: ImageReport) -> str:
         for qa in data["questions"]:
             lines += [f"**Q:** {md(qa['question'])}", ""] + _block(qa["answer"]) + [""]
     lines += ["## Chain of custody", "", "| item | value |", "|---|---|"]
-    rows = [
-        ("file", image["path"]),
-        ("size (bytes)", image["bytes"]),
-        ("SHA-256", image["sha256"]),
-        ("perceptual hash", image["phash"]),
-    ]
-    rows += [(f"file time: {k}", v) for k, v in image["file_times"].items()]
-    model = custody["model"]
-    if model:
-        rows += [
-            ("model (text)", model["text"]),
-            ("model (text) SHA-256", model["text_sha256"]),
-            ("model (projector)", model["mmproj"]),
-            ("model (projector) SHA-256", model["mmproj_sha256"]),
-            ("quantization", f"{model.get('text_file_type')} / {model.get('mmproj_file_type')}"),
-            ("profile", model["profile"]),
-        ]
-    else:
-        rows.append(("model", "none (evidence only)"))
-    rows += [
-        ("tool", f"fakescope {custody['tool']['version']}"),
-        ("command line", custody["command_line"]),
-        ("report time (UTC)", custody["utc_time"]),
-        ("operating system", custody["os"]),
-    ]
-    lines += [f"| {md(key)} | {md(value)} |" for key, value in rows]
+    lines += [f"| {md(key)} | {md(value)} |" for key, value in custody_rows(data)]
     return "\n".join(lines) + "\n"
