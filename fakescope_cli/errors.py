@@ -27,3 +27,7 @@ class ConversionError(FakeScopeError):
 
 class ConfigError(FakeScopeError):
     """The configuration file or a setting is invalid."""
+
+
+class DatasetError(FakeScopeError):
+    """A training or evaluation dataset is malformed (unreadable image, missing label ...)."""
