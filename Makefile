@@ -21,7 +21,7 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 # local disk, and installing it before transformers keeps pip from fetching a CUDA build.
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install torch==2.13.0
-	$(BIN)/python -m pip install -e ".[convert,dev]"
+	$(BIN)/python -m pip install -e ".[train,dev]"
 	touch $@ $(RUN_STAMP)
 
 # The main job: scan the bundled sample photographs. Exit codes 1 (flagged) and 3 (unreadable

@@ -1,0 +1,134 @@
+"""`python -m train sft --config CONFIG.toml`: the run's settings, checked before any GPU time is
+spent. Unknown keys are errors that name the key (and the closest known one)."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from fakescope_cli.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    checkpoint: Path  # a Hugging Face checkpoint folder
+
+
+@dataclass(frozen=True)
+class DataSection:
+    train: Path  # FakeInstruct / LLaVA conversation JSON
+    image_root: Path | None = None  # where relative image paths start (default: the JSON's folder)
+    max_items: int = 0  # 0 = all
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    output_dir: Path = Path("runs/sft")
+    method: str = "lora"  # "lora" or "full"
+    epochs: float = 1.0
+    max_steps: int = -1
+    learning_rate: float = 2e-4
+    batch_size: int = 4
+    grad_accum: int = 1
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    bf16: str = "auto"  # "auto" (on a GPU that has it), "on", "off"
+    gradient_checkpointing: bool = False
+    save_steps: int = 200
+    logging_steps: int = 10
+    resume: bool = True  # continue from the newest checkpoint in output_dir
+    max_length: int = 2048
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    train_vision: bool = True  # LoRA: also train the vision tower and connector in full
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    enabled: bool = True
+    out_dir: Path = Path("models")
+    name: str = "fakescope-sft"
+    outtype: str = "f16"
+    profile: Path | None = None  # profile TOML written into the GGUF (default profile otherwise)
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    model: ModelSection
+    data: DataSection
+    train: TrainSection
+    export: ExportSection
+    source: Path
+
+
+_SECTIONS = {"model": ModelSection, "data": DataSection, "train": TrainSection, "export": ExportSection}
+
+
+def _build(cls: type, table: dict[str, Any], section: str, base: Path) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+            raise ConfigError(f"unknown key '{section}.{key}'{suggestion}")
+        kind = str(known[key].type)
+        if "Path" in kind and isinstance(value, str):
+            path = Path(value).expanduser()
+            value = path if path.is_absolute() else base / path
+        elif (
+            kind in ("int", "float")
+            and not isinstance(value, (int, float))
+            or kind == "bool"
+            and not isinstance(value, bool)
+        ):
+            raise ConfigError(f"'{section}.{key}' must be {kind}, not {value!r}")
+        values[key] = value
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"[{section}] is missing a required key ({exc})") from None
+
+
+def load_config(path: Path) -> SFTConfig:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    for name in raw:
+        if name not in _SECTIONS:
+            hint = difflib.get_close_matches(name, _SECTIONS, n=1)
+            raise ConfigError(
+                f"{path}: unknown section [{name}]" + (f" (did you mean [{hint[0]}]?)" if hint else "")
+            )
+    base = path.parent
+    try:
+        sections = {name: _build(cls, raw.get(name, {}), name, base) for name, cls in _SECTIONS.items()}
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    config = SFTConfig(source=path, **sections)
+    _check(config)
+    return config
+
+
+def _check(config: SFTConfig) -> None:
+    """Everything that can be checked before a model is loaded."""
+    where = config.source
+    if config.train.method not in ("lora", "full"):
+        raise ConfigError(f"{where}: train.method must be 'lora' or 'full', not {config.train.method!r}")
+    if config.train.bf16 not in ("auto", "on", "off"):
+        raise ConfigError(f"{where}: train.bf16 must be 'auto', 'on' or 'off'")
+    if not (config.model.checkpoint / "config.json").is_file():
+        raise ConfigError(f"{where}: model.checkpoint {config.model.checkpoint} has no config.json")
+    if not config.data.train.is_file():
+        raise ConfigError(f"{where}: data.train {config.data.train} does not exist")
+    if config.export.profile is not None and not config.export.profile.is_file():
+        raise ConfigError(f"{where}: export.profile {config.export.profile} does not exist")
