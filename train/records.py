@@ -42,7 +42,9 @@ class ImageRecord:
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> ImageRecord:
-        return ImageRecord(Path(data["path"]), data["label"], data["split"], data.get("generator"), data.get("source"))
+        return ImageRecord(
+            Path(data["path"]), data["label"], data["split"], data.get("generator"), data.get("source")
+        )
 
 
 @dataclass(frozen=True)
