@@ -68,6 +68,11 @@ _CONCLUSION = {
 _OPPOSITE = {"fake": "real", "real": "fake"}
 
 
+def join_names(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def verdict_sentence(label: str, word: str | None = None) -> str:
     """The closing sentence of every rationale; ``word`` replaces the label (a profile's label word)."""
     return f"{VERDICT_PREFIX}{word or label}."
@@ -146,7 +151,12 @@ def compose_rationale(label: str, traces: Sequence[TraceClaim], teacher_rational
     if body:
         body = re.sub(r"\s*Verdict:\s*\w+\.?\s*$", "", body)
     else:
-        body = " ".join(f"{CATEGORY_NAMES[t.category].capitalize()}: {t.text}" for t in traces)
+        grouped: dict[str, list[str]] = {}
+        for trace in traces:
+            grouped.setdefault(trace.category, []).append(trace.text)
+        body = " ".join(
+            f"{CATEGORY_NAMES[c].capitalize()}: {' '.join(texts)}" for c, texts in grouped.items()
+        )
         body += " " + _CONCLUSION[label]
     return f"{body} {verdict_sentence(label)}"
 
