@@ -91,12 +91,20 @@ def load_dataset(
     return records
 
 
+def _decoders() -> list[str]:
+    """The decoders the CLI allows on input (never EPS and the like), where this Pillow has them."""
+    Image.init()
+    return [
+        name for name in ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "AVIF", "HEIF") if name in Image.OPEN
+    ]
+
+
 def check_image(path: Path) -> None:
     """DatasetError naming ``path`` unless it opens as an image (header only)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as image:
+            with Image.open(path, formats=_decoders()) as image:
                 image.size  # noqa: B018 - the header is parsed on open; size proves it
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such file") from None
@@ -108,7 +116,14 @@ def check_image(path: Path) -> None:
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Image files below ``folder``; hidden files and folders (.DS_Store, ._x.jpg) are skipped."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 
 
 def _load_folder(root: Path, allowed: set[str] | None) -> list[ImageRecord]:

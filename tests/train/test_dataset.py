@@ -109,6 +109,12 @@ def test_unreadable_image_is_named(tmp_path: Path, image_sets: ImageSets) -> Non
     broken.write_bytes(b"not an image at all")
     with pytest.raises(DatasetError, match=r"broken\.png: unreadable image"):
         load_dataset(root)
+    broken.rename(root / "real" / "._broken.png")  # hidden files (macOS resource forks) are skipped
+    assert len(load_dataset(root)) == 24
+    eps = root / "real" / "figure.tif"  # an EPS named like an image never reaches the EPS decoder
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n")
+    with pytest.raises(DatasetError, match=r"figure\.tif: unreadable image"):
+        load_dataset(root)
 
 
 def test_layout_mistakes(tmp_path: Path, image_sets: ImageSets) -> None:
