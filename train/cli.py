@@ -1,61 +1,55 @@
-"""``python -m train``: argparse front end. Commands register here; library errors become one
-``error: ...`` line on stderr and exit code 2 (FAKESCOPE_DEBUG=1 shows the traceback)."""
+"""``python -m train``: argparse front end. Library errors become one ``error: ...`` line on
+stderr and exit code 2 (FAKESCOPE_DEBUG=1 shows the traceback).
+
+Each command module has ``add_commands(subparsers, handlers)``: it adds its subparsers and puts
+one handler per command name (``handler(args) -> exit code``) into ``handlers``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from types import ModuleType
 
 from fakescope_cli.errors import FakeScopeError
-from train import commands_data
+
+Handler = Callable[[argparse.Namespace], int]
 
 EXIT_OK = 0
 EXIT_WARNINGS = 1  # validate --strict found something to warn about
 EXIT_ERROR = 2
 
-
-@dataclass(frozen=True)
-class Command:
-    """One subcommand: its help line, how to add its arguments, and what runs it."""
-
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+# The data side (validate, fakechain, fakeinstruct) and the model side (sft, eval). A module of
+# this list that is not part of the installed tree is left out; one that fails to import is an error.
+COMMAND_MODULES = ("train.commands_data", "train.commands_model")
 
 
-# Name -> command. Further commands (sft, eval) add an entry here.
-COMMANDS: dict[str, Command] = {
-    "validate": Command(
-        "check a dataset: balance, generators, duplicates across splits, format/size shortcuts",
-        commands_data.validate_arguments,
-        commands_data.run_validate,
-    ),
-    "fakechain": Command(
-        "build FakeChain reasoning records (JSONL) from a dataset",
-        commands_data.fakechain_arguments,
-        commands_data.run_fakechain,
-    ),
-    "fakeinstruct": Command(
-        "turn FakeChain records into LLaVA-format FakeInstruct instructions (JSON)",
-        commands_data.fakeinstruct_arguments,
-        commands_data.run_fakeinstruct,
-    ),
-}
+def _command_modules() -> list[ModuleType]:
+    modules = []
+    for name in COMMAND_MODULES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(handlers: dict[str, Handler] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command; ``handlers`` (when given) is filled with name -> handler."""
     parser = argparse.ArgumentParser(
         prog="python -m train",
-        description="FakeScope training data: datasets, FakeChain, FakeInstruct. "
+        description="FakeScope training path: datasets, FakeChain, FakeInstruct, tuning, evaluation. "
         "Exit codes: 0 done, 1 validate --strict found warnings, 2 error.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, command in COMMANDS.items():
-        command.add_arguments(subparsers.add_parser(name, help=command.help, description=command.help))
+    table: dict[str, Handler] = {} if handlers is None else handlers
+    for module in _command_modules():
+        module.add_commands(subparsers, table)
     return parser
 
 
@@ -69,9 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("exifread").setLevel(logging.DEBUG if debug else logging.CRITICAL)
-    args = build_parser().parse_args(argv)
+    handlers: dict[str, Handler] = {}
+    args = build_parser(handlers).parse_args(argv)
     try:
-        return COMMANDS[args.command].run(args)
+        return handlers[args.command](args)
     except FakeScopeError as exc:
         if debug:
             raise

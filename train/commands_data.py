@@ -20,6 +20,31 @@ from train.teacher import DEFAULT_TIMEOUT_S
 from train.validate import SHORTCUT_AUC, ValidationReport, validate_dataset
 
 
+def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None:
+    """Add ``validate``, ``fakechain`` and ``fakeinstruct`` to the parser and their handlers."""
+    commands = (
+        ("validate", VALIDATE_HELP, validate_arguments, run_validate),
+        (
+            "fakechain",
+            "build FakeChain reasoning records (JSONL) from a dataset",
+            fakechain_arguments,
+            run_fakechain,
+        ),
+        (
+            "fakeinstruct",
+            "turn FakeChain records into LLaVA-format FakeInstruct instructions (JSON)",
+            fakeinstruct_arguments,
+            run_fakeinstruct,
+        ),
+    )
+    for name, help_text, add_arguments, handler in commands:
+        add_arguments(subparsers.add_parser(name, help=help_text, description=help_text))
+        handlers[name] = handler
+
+
+VALIDATE_HELP = "check a dataset: balance, generators, duplicates across splits, format/size shortcuts"
+
+
 def _generators(text: str | None) -> list[str] | None:
     if text is None:
         return None
