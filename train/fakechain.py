@@ -17,7 +17,8 @@ Supported-claim rule, applied to the teacher's claims: a claim in a measurable c
 spectrum peak or a double-compression hint; for a real: a spectrum under the hint level); a claim
 in any other category is kept only when the human annotation of that image names that category.
 One unsupported claim (or an unknown category, or a rationale whose verdict contradicts the
-label) drops the whole record, counted as ``dropped_unsupported``: a teacher that saw the label
+label, or a rationale that talks about a category no kept claim covers, found by the words in
+MENTIONS) drops the whole record, counted as ``dropped_unsupported``: a teacher that saw the label
 invents evidence, and invented evidence must not become training data.
 
 The rationale lists the evidence and ends with the verdict in words (``Verdict: fake.``); the
@@ -66,6 +67,18 @@ _CONCLUSION = {
     "real": "These traces are consistent with a camera photograph.",
 }
 _OPPOSITE = {"fake": "real", "real": "fake"}
+# Words by which a rationale talks about a trace category (word starts, case-insensitive).
+MENTIONS = {
+    "texture": r"textur|waxy|plastic-?like|airbrush",
+    "edges_boundaries": r"edges?\b|boundar|outline|halo",
+    "lighting_shadow": r"shadow|lighting|illuminat|reflection",
+    "perspective_geometry": r"perspective|vanishing point|geometr",
+    "anatomy": r"fingers?\b|hands?\b|faces?\b|teeth|eyes?\b|limbs?\b|anatom",
+    "text_rendering": r"text\b|letters?\b|lettering|writing|signage|font|glyph|illegible",
+    "symmetry_repetition": r"symmetr|repeat|repetit|cloned",
+    "colour": r"colou?r|saturat|\bhues?\b",
+    "noise_compression": r"noise|periodic|grid|checkerboard|upsampl|compress|jpeg",
+}
 
 
 def join_names(names: Sequence[str]) -> str:
@@ -161,6 +174,15 @@ def compose_rationale(label: str, traces: Sequence[TraceClaim], teacher_rational
     return f"{body} {verdict_sentence(label)}"
 
 
+def unsupported_mentions(rationale: str, categories: set[str]) -> list[str]:
+    """Trace categories the text talks about that are not among ``categories``."""
+    return [
+        category
+        for category, pattern in MENTIONS.items()
+        if category not in categories and re.search(rf"\b(?:{pattern})", rationale, re.IGNORECASE)
+    ]
+
+
 def _contradicts(rationale: str, label: str) -> bool:
     """True when the rationale's last sentence names the other verdict and not this one."""
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", rationale.strip()) if s]
@@ -187,6 +209,11 @@ def build_fakechain(
     """FakeChain records for ``records``, and counts: kept, judgment_only, dropped_unsupported,
     claims_measured / claims_human / claims_teacher (claims in the kept records)."""
     notes = load_annotations(annotations, records) if annotations else Annotations()
+    if notes.demonstrations and not teacher:
+        log.warning(
+            "%d demonstration(s) given but no teacher: they steer only a teacher's wording",
+            len(notes.demonstrations),
+        )
     counts = {
         "kept": 0,
         "judgment_only": 0,
@@ -227,6 +254,8 @@ def _build_one(
             "measurements": values,
             "measured_traces": [{"category": m.claim.category, "text": m.claim.text} for m in measured],
             "human_traces": human,
+            # The categories a claim (and the rationale) may use: measured in agreement, or annotated.
+            "allowed_categories": sorted({*human, *(m.claim.category for m in measured if m.agrees)}),
             "demonstrations": [{"label": d.label, "rationale": d.rationale} for d in notes.demonstrations],
             "categories": list(TRACE_CATEGORIES),
         }
@@ -243,6 +272,10 @@ def _build_one(
             traces.append(TraceClaim(category, text, "teacher"))
         if reply.rationale and _contradicts(reply.rationale, record.label):
             log.info("%s: teacher rationale contradicts the label; record dropped", record.path)
+            return None
+        loose = unsupported_mentions(reply.rationale, {t.category for t in traces})
+        if loose:
+            log.info("%s: teacher rationale talks about %s without support; dropped", record.path, loose)
             return None
         rationale_text = reply.rationale
     return ChainRecord(record, traces, compose_rationale(record.label, traces, rationale_text), values)

@@ -4,6 +4,7 @@ For each image the command gets one JSON request on stdin::
 
     {"image": "/abs/path.png", "label": "fake", "generator": "sd15",
      "measurements": {...}, "measured_traces": [{"category", "text"}], "human_traces": {category: text},
+     "allowed_categories": [...],
      "demonstrations": [{"label", "rationale"}], "categories": [...]}
 
 and answers with one JSON object on stdout::

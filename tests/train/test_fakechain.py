@@ -10,7 +10,13 @@ from PIL import Image
 from fakescope_cli.errors import ConfigError, DatasetError
 from tests.train.conftest import write_folder
 from train.dataset import load_dataset
-from train.fakechain import build_fakechain, measured_claims, read_chain_jsonl, write_chain_jsonl
+from train.fakechain import (
+    build_fakechain,
+    measured_claims,
+    read_chain_jsonl,
+    unsupported_mentions,
+    write_chain_jsonl,
+)
 from train.records import ImageRecord
 
 ImageSets = tuple[list[Image.Image], list[Image.Image]]
@@ -23,6 +29,8 @@ request = json.load(sys.stdin)
 name = request["image"].rsplit("/", 1)[-1]
 demo = request["demonstrations"][0]["rationale"] if request["demonstrations"] else ""
 if name.startswith("f00"):
+    if request["allowed_categories"] != ["noise_compression", "texture"]:
+        sys.exit(5)
     reply = {"traces": [{"category": "noise_compression", "text": "A grid-like pattern in the noise."},
                         {"category": "texture", "text": "The surfaces look airbrushed."}],
              "rationale": "As in: " + demo + " Verdict: fake."}
@@ -33,6 +41,8 @@ elif name.startswith("r00"):
              "rationale": "Even sensor noise everywhere, as a camera makes."}
 elif name.startswith("r01"):
     reply = {"traces": [], "rationale": "In the end this one is fake."}
+elif name.startswith("f02"):
+    reply = {"traces": [], "rationale": "The hands give it away."}
 else:
     reply = {"traces": [], "rationale": ""}
 json.dump(reply, sys.stdout)
@@ -115,6 +125,24 @@ def test_annotations_and_teacher(tmp_path: Path, png_set: list[ImageRecord]) -> 
     assert [t.origin for t in real.traces] == ["measured", "teacher"]
     assert real.rationale.endswith("as a camera makes. Verdict: real.")
     assert counts["claims_teacher"] == 3 and counts["claims_human"] == 1 and counts["claims_measured"] == 2
+
+
+def test_rationale_mentions_need_support(tmp_path: Path, image_sets: ImageSets) -> None:
+    assert unsupported_mentions("The hands and the shadows are wrong.", {"anatomy"}) == ["lighting_shadow"]
+    assert (
+        unsupported_mentions("Six fingers; a checkerboard in the noise.", {"anatomy", "noise_compression"})
+        == []
+    )
+    assert unsupported_mentions("The surfaces look fine in this context.", set()) == []
+    assert unsupported_mentions("Garbled lettering and odd colours.", set()) == ["text_rendering", "colour"]
+    path = tmp_path / "f02.png"
+    image_sets[1][2].save(path)
+    teacher = tmp_path / "teacher.py"
+    teacher.write_text(TEACHER)
+    chain, counts = build_fakechain(
+        [ImageRecord(path, "fake", "train", "sd15")], None, [sys.executable, str(teacher)]
+    )
+    assert (chain, counts["dropped_unsupported"]) == ([], 1)
 
 
 def test_one_supported_one_unsupported_record(tmp_path: Path, png_set: list[ImageRecord]) -> None:
