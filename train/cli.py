@@ -23,20 +23,12 @@ EXIT_OK = 0
 EXIT_WARNINGS = 1  # validate --strict found something to warn about
 EXIT_ERROR = 2
 
-# The data side (validate, fakechain, fakeinstruct) and the model side (sft, eval). A module of
-# this list that is not part of the installed tree is left out; one that fails to import is an error.
+# The data side (validate, fakechain, fakeinstruct) and the model side (sft, eval).
 COMMAND_MODULES = ("train.commands_data", "train.commands_model")
 
 
 def _command_modules() -> list[ModuleType]:
-    modules = []
-    for name in COMMAND_MODULES:
-        try:
-            modules.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return modules
+    return [importlib.import_module(name) for name in COMMAND_MODULES]
 
 
 def build_parser(handlers: dict[str, Handler] | None = None) -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ class ModelSection:
 class DataSection:
     train: Path  # FakeInstruct / LLaVA conversation JSON
     image_root: Path | None = None  # where relative image paths start (default: the JSON's folder)
+    split: str = "train"  # items whose "split" is another are left out ("" = use every item)
     max_items: int = 0  # 0 = all
 
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def read_conversations(
-    path: Path, image_root: Path | None = None, max_items: int = 0
+    path: Path, image_root: Path | None = None, max_items: int = 0, split: str = ""
 ) -> list[tuple[Path, list[dict[str, Any]]]]:
     """(image path, chat messages) for each LLaVA item; every image is opened and checked here, so a
     bad file stops the run before any training step, with its name."""
@@ -41,13 +41,17 @@ def read_conversations(
         raise DatasetError(f"{path}: expected a JSON list of conversations")
     root = image_root or path.parent
     out = []
-    for index, item in enumerate(items[: max_items or None]):
+    for index, item in enumerate(items):
         if (
             not isinstance(item, dict)
             or "image" not in item
             or not isinstance(item.get("conversations"), list)
         ):
             raise DatasetError(f"{path}: item {index} needs 'image' and a 'conversations' list")
+        if split and item.get("split", split) != split:
+            continue  # never train on validation or test images
+        if max_items and len(out) >= max_items:
+            break
         turns = item["conversations"]
         if not turns or any(t.get("from") not in ("human", "gpt") or "value" not in t for t in turns):
             raise DatasetError(f"{path}: item {index} has a turn without 'from' (human/gpt) and 'value'")
@@ -145,7 +149,8 @@ def run_sft(config: SFTConfig) -> SFTResult:
     profile: ModelProfile = (
         load_profile_toml(config.export.profile) if config.export.profile else DEFAULT_PROFILE
     )
-    items = read_conversations(config.data.train, config.data.image_root, config.data.max_items)
+    data = config.data
+    items = read_conversations(data.train, data.image_root, data.max_items, data.split)
     bf16 = _bf16(train.bf16)
     processor, model = load_model(config.model.checkpoint, torch.bfloat16 if bf16 else torch.float32)
     model = _apply_method(model, config)
