@@ -40,7 +40,7 @@ def read_conversations(
     if not isinstance(items, list):
         raise DatasetError(f"{path}: expected a JSON list of conversations")
     root = image_root or path.parent
-    out = []
+    out: list[tuple[Path, list[dict[str, Any]]]] = []
     for index, item in enumerate(items):
         if (
             not isinstance(item, dict)
