@@ -112,6 +112,12 @@ def _bf16(setting: str) -> bool:
     return available if setting == "auto" else setting == "on"
 
 
+# Where the parts live in the architectures we convert (Idefics3/SmolVLM, LLaVA, Qwen2.5-VL).
+TEXT_MODULES = ("text_model", "language_model")
+VISION_MODULES = ("vision_model", "vision_tower", "visual")
+CONNECTOR_MODULES = ("connector", "multi_modal_projector")
+
+
 def _apply_method(model: Any, config: SFTConfig) -> Any:
     train = config.train
     if train.method == "full":
@@ -119,12 +125,14 @@ def _apply_method(model: Any, config: SFTConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
     text_layers = "|".join(train.lora_targets)
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    full = [n for n in (*VISION_MODULES, *CONNECTOR_MODULES) if n in names] if train.train_vision else []
     lora = LoraConfig(
         r=train.lora_r,
         lora_alpha=train.lora_alpha,
         lora_dropout=train.lora_dropout,
-        target_modules=rf".*text_model.*\.({text_layers})",
-        modules_to_save=["vision_model", "connector"] if train.train_vision else None,
+        target_modules=rf".*({'|'.join(TEXT_MODULES)}).*\.({text_layers})",
+        modules_to_save=full or None,
     )
     model = get_peft_model(model, lora)
     if train.gradient_checkpointing:

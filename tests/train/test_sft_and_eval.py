@@ -120,6 +120,17 @@ def test_gguf_and_pytorch_agree_and_eval_prints_both(trained) -> None:
     json.dumps(report.to_dict())
 
 
+def test_full_fine_tuning(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    from train.sft import run_sft
+
+    _conversations(tmp_path, 4)
+    result = run_sft(
+        load_config(_config(tmp_path, tiny_checkpoint, method="full", max_steps=4, save_steps=4))
+    )
+    assert result.steps == 4 and result.losses[-1] < result.losses[0]
+    assert result.gguf is not None and result.gguf.is_file()
+
+
 def test_config_typo_names_the_key(tmp_path: Path, tiny_checkpoint: Path) -> None:
     _conversations(tmp_path, 2)
     path = _config(tmp_path, tiny_checkpoint, learning_rat=0.1)
