@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,8 @@ class Checkpoint:
     config: dict[str, Any]
     image_processor: dict[str, Any] = field(default_factory=dict)
     tokenizer_config: dict[str, Any] = field(default_factory=dict)
+    _index: dict[str, tuple[Path, tuple[int, ...]]] | None = field(default=None, repr=False)
+    _handle: tuple[Path, Any] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Checkpoint:
@@ -87,14 +88,34 @@ class Checkpoint:
             raise ConversionError(f"{self.root}: no .safetensors weights found")
         return files
 
-    def tensors(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield (name, float32 array) one tensor at a time."""
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor's shape, read from the safetensors headers (no tensor data is loaded)."""
+        if self._index is None:
+            from safetensors import safe_open
+
+            index: dict[str, tuple[Path, tuple[int, ...]]] = {}
+            for path in self.tensor_files():
+                try:
+                    with safe_open(str(path), framework="pt") as handle:
+                        for name in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
+                            index[name] = (path, tuple(handle.get_slice(name).get_shape()))
+                except (OSError, ValueError) as exc:
+                    raise ConversionError(f"{path}: cannot read safetensors header ({exc})") from exc
+            self._index = index
+        return {name: shape for name, (_, shape) in self._index.items()}
+
+    def tensor(self, name: str) -> np.ndarray:
+        """One tensor as float32 (the file stays memory-mapped; only this tensor is copied)."""
         from safetensors import safe_open
 
-        for path in self.tensor_files():
-            with safe_open(str(path), framework="pt") as handle:
-                for name in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
-                    yield name, handle.get_tensor(name).float().numpy()
+        self.tensor_shapes()
+        assert self._index is not None
+        if name not in self._index:
+            raise ConversionError(f"{self.root}: tensor {name!r} not found")
+        path = self._index[name][0]
+        if self._handle is None or self._handle[0] != path:
+            self._handle = (path, safe_open(str(path), framework="pt"))
+        return self._handle[1].get_tensor(name).float().numpy()
 
     def sha256(self) -> str:
         """One digest over every file of the checkpoint (names and contents, sorted)."""
