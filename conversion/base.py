@@ -148,6 +148,7 @@ class ArchitectureExporter(ABC):
         return plans
 
     text_arch = gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA]
+    warnings: tuple[str, ...] = ()  # facts about running the result that the user must know
 
     def write_text(self, path: Path) -> list[TensorPlan]:
         plan = self.text_plan()

@@ -16,6 +16,19 @@ from fakescope_cli.errors import FakeScopeError
 from fakescope_cli.profile import load_profile_toml
 
 QUANT_CHOICES = ("f32", "f16", "q8_0", "q4_k_m")
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+
+
+def bundled_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
+
+
+def resolve_profile(value: str) -> Path:
+    """A path to a profile TOML, or the name of one bundled with the converter."""
+    path = Path(value)
+    if not path.exists() and value in bundled_profiles():
+        return PROFILES_DIR / f"{value}.toml"
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         "tests; the vision projector stays f16 (f32 with --quant f32)",
     )
     export.add_argument("--outtype", choices=("f32", "f16"), help=argparse.SUPPRESS)  # older name
-    export.add_argument("--profile", type=Path, help="profile TOML: judge prompt, label words ...")
+    export.add_argument(
+        "--profile",
+        help="profile TOML (judge prompt, label words ...) or a bundled one: "
+        + ", ".join(bundled_profiles()),
+    )
     export.add_argument("--dry-run", action="store_true", help="print the tensor plan; write nothing")
     sub.add_parser("list", help="supported architectures")
     inspect = sub.add_parser("inspect", help="metadata and tensors of a GGUF file")
@@ -72,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     from conversion.export import export_checkpoint, plan_export
 
     quant = args.quant or args.outtype or "f16"
-    profile = load_profile_toml(args.profile) if args.profile else None
+    profile = load_profile_toml(resolve_profile(args.profile)) if args.profile else None
     if args.dry_run:
         _print_plan(plan_export(args.checkpoint, quant=quant, profile=profile))
         return 0
@@ -80,6 +97,8 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write("error: --out is required (or use --dry-run)\n")
         return 2
     result = export_checkpoint(args.checkpoint, args.out, name=args.name, quant=quant, profile=profile)
+    for warning in result.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     for path in (result.text, result.mmproj, result.manifest):
         sys.stdout.write(f"wrote {path}\n")
     return 0

@@ -37,6 +37,7 @@ class ExportResult:
     manifest: Path
     text_tensors: list[TensorPlan]
     mmproj_tensors: list[TensorPlan]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def export_checkpoint(
     finally:
         for temporary in (*partial.values(), scratch):
             temporary.unlink(missing_ok=True)
-    return ExportResult(text, mmproj, manifest_path, text_plan, mmproj_plan)
+    return ExportResult(text, mmproj, manifest_path, text_plan, mmproj_plan, exporter.warnings)
 
 
 def _manifest(

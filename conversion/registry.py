@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 _MODULES: dict[str, str] = {
     "Idefics3ForConditionalGeneration": "conversion.idefics3",
     "SmolVLMForConditionalGeneration": "conversion.idefics3",
+    "LlavaForConditionalGeneration": "conversion.llava",
 }
 
 
