@@ -45,6 +45,7 @@ fmt: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.bench
+	$(BIN)/python -m conversion.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from conversion.safetensors_io import TensorEntry, read_index, read_tensor
 from fakescope_cli.errors import ConversionError
 
 
@@ -42,8 +43,7 @@ class Checkpoint:
     config: dict[str, Any]
     image_processor: dict[str, Any] = field(default_factory=dict)
     tokenizer_config: dict[str, Any] = field(default_factory=dict)
-    _index: dict[str, tuple[Path, tuple[int, ...]]] | None = field(default=None, repr=False)
-    _handle: tuple[Path, Any] | None = field(default=None, repr=False)
+    _index: dict[str, TensorEntry] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Checkpoint:
@@ -91,31 +91,22 @@ class Checkpoint:
     def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
         """Every tensor's shape, read from the safetensors headers (no tensor data is loaded)."""
         if self._index is None:
-            from safetensors import safe_open
-
-            index: dict[str, tuple[Path, tuple[int, ...]]] = {}
+            index: dict[str, TensorEntry] = {}
             for path in self.tensor_files():
-                try:
-                    with safe_open(str(path), framework="pt") as handle:
-                        for name in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
-                            index[name] = (path, tuple(handle.get_slice(name).get_shape()))
-                except (OSError, ValueError) as exc:
-                    raise ConversionError(f"{path}: cannot read safetensors header ({exc})") from exc
+                for name, entry in read_index(path).items():
+                    if name in index:
+                        raise ConversionError(f"{self.root}: tensor {name!r} is in two weight files")
+                    index[name] = entry
             self._index = index
-        return {name: shape for name, (_, shape) in self._index.items()}
+        return {name: entry.shape for name, entry in self._index.items()}
 
     def tensor(self, name: str) -> np.ndarray:
-        """One tensor as float32 (the file stays memory-mapped; only this tensor is copied)."""
-        from safetensors import safe_open
-
+        """One tensor as float32, read on its own (see :mod:`conversion.safetensors_io`)."""
         self.tensor_shapes()
         assert self._index is not None
         if name not in self._index:
             raise ConversionError(f"{self.root}: tensor {name!r} not found")
-        path = self._index[name][0]
-        if self._handle is None or self._handle[0] != path:
-            self._handle = (path, safe_open(str(path), framework="pt"))
-        return self._handle[1].get_tensor(name).float().numpy()
+        return read_tensor(self._index[name])
 
     def sha256(self) -> str:
         """One digest over every file of the checkpoint (names and contents, sorted)."""
