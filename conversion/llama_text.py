@@ -20,13 +20,22 @@ def rope_permute(weight: np.ndarray, n_head: int) -> np.ndarray:
     )
 
 
-def add_llama_parameters(writer: gguf.GGUFWriter, text_config: dict[str, Any], ftype: int) -> None:
+def add_llama_parameters(
+    writer: gguf.GGUFWriter, text_config: dict[str, Any], ftype: int, mrope: bool = False
+) -> None:
+    """Hyperparameters of a Llama-family text model; ``mrope`` adds Qwen2-VL's rotary sections."""
     n_head = int(text_config["num_attention_heads"])
     hidden = int(text_config["hidden_size"])
     head_dim = int(text_config.get("head_dim") or hidden // n_head)
-    rope = text_config.get("rope_parameters") or {}
-    if rope.get("rope_type", "default") not in ("default", None):
-        raise ConversionError(f"rope scaling {rope.get('rope_type')!r} is not supported yet")
+    rope = dict(text_config.get("rope_parameters") or text_config.get("rope_scaling") or {})
+    rope_type = rope.get("rope_type", rope.get("type", "default"))
+    if rope_type not in ("default", None) and not (mrope and rope_type == "mrope"):
+        raise ConversionError(f"rope scaling {rope_type!r} is not supported yet")
+    if mrope:
+        sections = [int(v) for v in rope.get("mrope_section") or []]
+        if not sections or 2 * sum(sections) != head_dim:
+            raise ConversionError(f"mrope_section {sections} does not cover head_dim {head_dim}")
+        writer.add_rope_dimension_sections((sections + [0, 0, 0, 0])[:4])
     writer.add_context_length(int(text_config.get("max_position_embeddings", 2048)))
     writer.add_embedding_length(hidden)
     writer.add_block_count(int(text_config["num_hidden_layers"]))
@@ -64,6 +73,9 @@ def _expected_shapes(text_config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         "ffn_gate.weight": (ffn, hidden),
         "ffn_up.weight": (ffn, hidden),
         "ffn_down.weight": (hidden, ffn),
+        "attn_q.bias": (n_head * head_dim,),
+        "attn_k.bias": (n_head_kv * head_dim,),
+        "attn_v.bias": (n_head_kv * head_dim,),
     }
 
 
@@ -86,14 +98,17 @@ def llama_plan(
     prefix: str,
     outtype: str,
     head_prefix: str = "lm_head.",
+    arch: gguf.MODEL_ARCH = gguf.MODEL_ARCH.LLAMA,
 ) -> list[TensorPlan]:
     """Plan the text tensors found under ``prefix`` (e.g. ``model.text_model.``) and ``head_prefix``;
-    Q/K rows are permuted for llama.cpp's rotary layout, every shape is checked against the config."""
+    every shape is checked against the config. For ``llama``, Q/K rows are permuted to llama.cpp's
+    interleaved rotary layout; Qwen2 (NEOX-style rotary, Q/K/V biases) is written as is."""
     n_layers = int(text_config["num_hidden_layers"])
     n_head = int(text_config["num_attention_heads"])
     n_head_kv = int(text_config.get("num_key_value_heads") or n_head)
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, n_layers)
+    names = gguf.get_tensor_name_map(arch, n_layers)
     expected = _expected_shapes(text_config)
+    permute = arch == gguf.MODEL_ARCH.LLAMA
     plan: list[TensorPlan] = []
     for name, shape in shapes.items():
         if name.startswith(prefix):
@@ -111,9 +126,9 @@ def llama_plan(
         if suffix in expected:
             expect_shape(name, shape, expected[suffix], "text model")
         transform = None
-        if hf_name.endswith("self_attn.q_proj.weight"):
+        if permute and hf_name.endswith("self_attn.q_proj.weight"):
             transform = partial(rope_permute, n_head=n_head)
-        elif hf_name.endswith("self_attn.k_proj.weight"):
+        elif permute and hf_name.endswith("self_attn.k_proj.weight"):
             transform = partial(rope_permute, n_head=n_head_kv)
         plan.append(plan_tensor(new_name, name, shape, outtype, transform=transform))
     written = {item.gguf_name for item in plan}

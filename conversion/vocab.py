@@ -18,6 +18,12 @@ import gguf
 from conversion.checkpoint import Checkpoint
 from fakescope_cli.errors import ConversionError
 
+# Qwen2's pre-tokenizer split, as its tokenizer.json spells it (llama.cpp: pre-tokenizer "qwen2").
+QWEN2_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+    r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
 
 @dataclass
 class BpeVocab:
@@ -43,6 +49,14 @@ def _pre_tokenizer_name(pre: dict[str, Any] | None) -> str:
         parts = pre.get("pretokenizers", [])
         if (
             len(parts) == 2
+            and parts[0].get("type") == "Split"
+            and (parts[0].get("pattern") or {}).get("Regex") == QWEN2_PATTERN
+            and parts[1].get("type") == "ByteLevel"
+            and not parts[1].get("use_regex", True)
+        ):
+            return "qwen2"
+        if (
+            len(parts) == 2
             and parts[0].get("type") == "Digits"
             and parts[0].get("individual_digits")
             and is_byte_level(parts[1])
@@ -50,7 +64,7 @@ def _pre_tokenizer_name(pre: dict[str, Any] | None) -> str:
             return "smollm"
     raise ConversionError(
         "unsupported pre-tokenizer in tokenizer.json (supported: ByteLevel as in GPT-2, "
-        f"Digits+ByteLevel as in SmolLM): {json.dumps(pre)[:200]}"
+        f"Digits+ByteLevel as in SmolLM, Qwen2's split): {json.dumps(pre)[:200]}"
     )
 
 
