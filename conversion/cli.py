@@ -44,7 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         "--quant",
         choices=QUANT_CHOICES,
         help="text model type: f16 (default), q8_0 or q4_k_m (llama.cpp's quantizer), f32 for parity "
-        "tests; the vision projector stays f16 (f32 with --quant f32)",
+        "tests; the vision projector stays f16 (f32 with --quant f32) unless --mmproj-quant q8_0",
+    )
+    export.add_argument(
+        "--mmproj-quant",
+        choices=("f16", "q8_0"),
+        help="vision projector type: f16 (default) or q8_0 (llama.cpp's quantizer)",
     )
     export.add_argument("--outtype", choices=("f32", "f16"), help=argparse.SUPPRESS)  # older name
     export.add_argument(
@@ -96,7 +101,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stderr.write("error: --out is required (or use --dry-run)\n")
         return 2
-    result = export_checkpoint(args.checkpoint, args.out, name=args.name, quant=quant, profile=profile)
+    result = export_checkpoint(
+        args.checkpoint,
+        args.out,
+        name=args.name,
+        quant=quant,
+        profile=profile,
+        mmproj_quant=args.mmproj_quant,
+    )
     for warning in result.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     for path in (result.text, result.mmproj, result.manifest):

@@ -3,8 +3,9 @@
 Every file is written under a temporary ``.partial`` name; only when all of them are complete
 are they renamed, so a failure (bad checkpoint, full disk, quantizer error) leaves nothing behind.
 Quantized text models are written in f16 first and quantized by llama.cpp's own quantizer. The
-vision projector stays f16 (f32 with ``--quant f32``): it is a small share of the size, and
-llama.cpp's model quantizer does not handle mmproj files.
+vision projector stays f16 by default (f32 with ``--quant f32``): its error reaches every image
+token, and it is a modest share of the size; ``--mmproj-quant q8_0`` quantizes it with the same
+llama.cpp quantizer (measured in the tests).
 """
 
 from __future__ import annotations
@@ -94,10 +95,14 @@ def export_checkpoint(
     quant: str | None = None,
     outtype: str | None = None,
     profile: ModelProfile | None = None,
+    mmproj_quant: str | None = None,
 ) -> ExportResult:
     """Convert ``checkpoint_dir``. ``quant`` is f32, f16, q8_0 or q4_k_m (``outtype`` is its
-    older name, kept for f32/f16)."""
+    older name, kept for f32/f16); ``mmproj_quant`` q8_0 quantizes the projector too (default:
+    it stays f16, or f32 with ``quant`` f32)."""
     quant = quant or outtype or "f16"
+    if mmproj_quant not in (None, "f16", "q8_0") or (mmproj_quant == "f16" and quant == "f32"):
+        raise ConversionError(f"unsupported projector type {mmproj_quant!r} here; choose f16 or q8_0")
     checkpoint, exporter = _open(checkpoint_dir, quant, profile)
     exporter.check()  # plans, vocabulary, processor: fail before anything is written
 
@@ -113,6 +118,7 @@ def export_checkpoint(
     manifest_path = out_dir / f"{stem}.manifest.json"
     partial: dict[Path, Path] = {p: p.with_name(p.name + ".partial") for p in (text, mmproj, manifest_path)}
     scratch = text.with_name(text.name + ".f16.partial")
+    mmproj_scratch = mmproj.with_name(mmproj.name + ".f16.partial")
     current = text
     try:
         if quant in QUANT_TYPES:
@@ -122,9 +128,17 @@ def export_checkpoint(
         else:
             text_plan = exporter.write_text(partial[text])
         current = mmproj
-        mmproj_plan = exporter.write_mmproj(partial[mmproj])
+        if mmproj_quant == "q8_0":
+            mmproj_plan = exporter.write_mmproj(mmproj_scratch)
+            quantize_text_gguf(mmproj_scratch, partial[mmproj], "q8_0", atomic=False)
+            mmproj_scratch.unlink()
+        else:
+            mmproj_plan = exporter.write_mmproj(partial[mmproj])
         current = manifest_path
-        manifest = _manifest(stem, checkpoint, exporter, quant, partial[text], partial[mmproj], text, mmproj)
+        mmproj_type = "q8_0" if mmproj_quant == "q8_0" else exporter.outtype
+        manifest = _manifest(
+            stem, checkpoint, exporter, (quant, mmproj_type), partial[text], partial[mmproj], text, mmproj
+        )
         partial[manifest_path].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         for final, temporary in partial.items():
             current = final
@@ -132,7 +146,7 @@ def export_checkpoint(
     except OSError as exc:
         raise _disk_error(current, exc) from exc
     finally:
-        for temporary in (*partial.values(), scratch):
+        for temporary in (*partial.values(), scratch, mmproj_scratch):
             temporary.unlink(missing_ok=True)
     return ExportResult(text, mmproj, manifest_path, text_plan, mmproj_plan, exporter.warnings)
 
@@ -141,7 +155,7 @@ def _manifest(
     stem: str,
     checkpoint: Checkpoint,
     exporter: ArchitectureExporter,
-    quant: str,
+    types: tuple[str, str],
     text_partial: Path,
     mmproj_partial: Path,
     text: Path,
@@ -159,7 +173,7 @@ def _manifest(
         "format": MANIFEST_FORMAT,
         "name": stem,
         "architecture": checkpoint.architecture,
-        "quantization": quant,
+        "quantization": types[0],
         "tool": "fakescope conversion",
         "converter_version": CONVERTER_VERSION,
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -167,7 +181,7 @@ def _manifest(
         "source_sha256": exporter.source_sha256,
         "profile": {k: v for k, v in asdict(exporter.profile).items() if k != "from_model"},
         "files": {
-            "text": entry(text, text_partial, quant),
-            "mmproj": entry(mmproj, mmproj_partial, exporter.outtype),
+            "text": entry(text, text_partial, types[0]),
+            "mmproj": entry(mmproj, mmproj_partial, types[1]),
         },
     }

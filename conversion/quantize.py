@@ -1,4 +1,5 @@
-"""Quantize a text GGUF with llama.cpp's own quantizer (``llama_model_quantize``)."""
+"""Quantize a GGUF with llama.cpp's own quantizer (``llama_model_quantize``): text models, and in
+this llama.cpp version also mmproj files (q8_0 is what the converter offers for those)."""
 
 from __future__ import annotations
 

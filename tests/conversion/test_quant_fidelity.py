@@ -48,13 +48,13 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _scores(
-    checkpoint: Path, out: Path, quant: str, images: list[Path]
+    checkpoint: Path, out: Path, quant: str, images: list[Path], mmproj_quant: str | None = None
 ) -> tuple[list[float], dict[str, int]]:
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.models import ModelFiles
 
-    result = export_checkpoint(checkpoint, out, name=f"tiny-{quant}", quant=quant)
-    types = read_header(result.text).tensor_types()
+    result = export_checkpoint(checkpoint, out, name=f"tiny-{quant}", quant=quant, mmproj_quant=mmproj_quant)
+    types = read_header(result.mmproj if mmproj_quant else result.text).tensor_types()
     with LlamaEngine(ModelFiles(result.text, result.mmproj, "test")) as engine:
         return [engine.score(load_image(path)).p_fake for path in images], types
 
@@ -99,3 +99,16 @@ def _label_tokens(checkpoint: Path, tmp_path: Path) -> dict[str, list[tuple[int,
         with LlamaEngine(ModelFiles(result.text, result.mmproj, "test")) as engine:
             _LABELS.update(engine.label_tokens)
     return _LABELS
+
+
+def test_q8_0_projector(quant_checkpoint, reference, images, tmp_path: Path) -> None:
+    """--mmproj-quant q8_0 (f16 text): the vision projector through llama.cpp's quantizer."""
+    from PIL import Image
+
+    ours, types = _scores(quant_checkpoint, tmp_path, "f16", images, mmproj_quant="q8_0")
+    labels = _label_tokens(quant_checkpoint, tmp_path)
+    theirs = [reference.p_fake(Image.open(p).convert("RGB"), reference_prompt(), labels)[0] for p in images]
+    deltas = np.abs(np.array(ours) - np.array(theirs))
+    print(f"\n[mmproj q8_0] projector tensor types {types}; |p(fake) - transformers| max {deltas.max():.2e}")
+    assert types.get("Q8_0", 0) > 0
+    assert deltas.max() < TOLERANCE["q8_0"]
