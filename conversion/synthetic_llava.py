@@ -55,13 +55,16 @@ def _corpus(seed: int) -> list[str]:
 
 
 def train_spm_tokenizer(out_dir: Path, vocab_size: int, seed: int = 0):
-    """A Llama-layout tokenizer: ids 0-2 <unk> <s> </s>, 256 byte tokens, BPE merges, <image>."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    """A Llama-layout tokenizer as ``llava-hf`` checkpoints ship it: ids 0-2 <unk> <s> </s>, 256
+    byte tokens, BPE merges trained within words, <image>; the "legacy" normalizer (prepend ``▁``,
+    spaces to ``▁``) that SentencePiece conversions write, so every text segment starts a word."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    metaspace = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="first", split=False)
     trainer_tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    trainer_tok.pre_tokenizer = metaspace
+    trainer_tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="\u2581", prepend_scheme="always", split=True
+    )
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size - 256, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False
     )
@@ -78,7 +81,7 @@ def train_spm_tokenizer(out_dir: Path, vocab_size: int, seed: int = 0):
     tok = Tokenizer(
         models.BPE(vocab=vocab, merges=merges, unk_token="<unk>", byte_fallback=True, fuse_unk=True)
     )
-    tok.pre_tokenizer = metaspace
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
     tok.decoder = decoders.Sequence(
         [decoders.Replace("\u2581", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
     )

@@ -28,7 +28,7 @@ from tests.conftest import write_test_image
 torch = pytest.importorskip("torch")
 
 SHAPE = TinyLlavaShape()
-LOGIT_TOLERANCE = 2.5e-2  # measured 7.7e-3 to 9.2e-3: ggml's fp16-table GELU, as for Idefics3
+LOGIT_TOLERANCE = 5e-2  # measured 9.2e-3 to 1.2e-2 at 32x32; 3.2e-2 at 64x64, which adds resampling
 P_TOLERANCE = 3e-3
 
 
@@ -140,10 +140,12 @@ def test_prompt_and_label_tokens_match_transformers(llava_engine, reference: Lla
         native.llama.tokenize(after.encode(), add_bos=False, special=True)
         == tok(after, add_special_tokens=False)["input_ids"]
     )
-    for sequences in llava_engine.label_tokens.values():
-        for seq in sequences:
-            text = native.detokenize(seq)
-            assert tuple(tok(text, add_special_tokens=False)["input_ids"]) == seq
+    from fakescope_cli.engine.labels import surface_forms
+
+    for word in (llava_engine.profile.label_fake, llava_engine.profile.label_real):
+        for form in surface_forms(word):  # compared as text: SentencePiece detokenizing drops a lead space
+            ours = native.llama.tokenize(form.encode(), add_bos=False, special=False)
+            assert ours == tok(form, add_special_tokens=False)["input_ids"], repr(form)
 
 
 def _compare(engine, reference: LlavaReference, path: Path, pixels) -> dict[str, float]:
@@ -228,3 +230,24 @@ def test_fakevlm_profile_scores_with_its_answer_prefix(
         assert prompt.startswith("USER: ")
         score = engine.score(load_image(write_test_image(tmp_path / "a.png", size=(32, 32), seed=1)))
     assert 0.0 < score.p_fake < 1.0
+
+
+def test_sentencepiece_style_tokenization_matches_on_varied_text(
+    llava_engine, reference: LlavaReference
+) -> None:
+    """Scores of minus the merge rank make llama.cpp's SentencePiece merging reproduce the BPE
+    merges transformers applies: checked on varied text, including bytes outside the vocabulary."""
+    import random
+
+    from conversion.synthetic import _WORDS
+
+    rng = random.Random(3)
+    pieces = [*_WORDS, "Fake", "REAL", ",", ".", "?", "  ", "\n", "é", "日本", "🙂", "x1", "42"]
+    texts = [
+        "".join(rng.choice([" ", ""]) + rng.choice(pieces) for _ in range(rng.randint(1, 15)))
+        for _ in range(200)
+    ]
+    llama = llava_engine.native.llama
+    for text in texts:
+        ours = llama.tokenize(text.encode(), add_bos=False, special=False)
+        assert ours == reference.tokenizer(text, add_special_tokens=False)["input_ids"], repr(text)
