@@ -251,3 +251,44 @@ def test_sentencepiece_style_tokenization_matches_on_varied_text(
     for text in texts:
         ours = llama.tokenize(text.encode(), add_bos=False, special=False)
         assert ours == reference.tokenizer(text, add_special_tokens=False)["input_ids"], repr(text)
+
+
+# -- storage types (against transformers run in llama.cpp's token order) ---------------------
+QUANT_SHAPE = TinyLlavaShape(text_hidden=256, text_ffn=512, init_range=0.05)  # see test_quant_fidelity
+QUANT_TOLERANCE = {"f16": 1e-3, "q8_0": 0.02}
+
+
+@pytest.fixture(scope="module")
+def quant_setup(tmp_path_factory: pytest.TempPathFactory):
+    checkpoint = build_tiny_llava(tmp_path_factory.mktemp("llava-quant") / "tiny-llava-quant", QUANT_SHAPE)
+    folder = tmp_path_factory.mktemp("llava-quant-images")
+    images = [write_test_image(folder / f"{seed}.png", size=(32, 32), seed=seed) for seed in (3, 4, 5)]
+    return checkpoint, LlavaReference(checkpoint), images
+
+
+@pytest.mark.parametrize("quant", ["f16", "q8_0", "q4_k_m"])
+def test_p_fake_after_quantization(quant_setup, tmp_path: Path, quant: str) -> None:
+    from conversion.export import export_checkpoint
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+
+    checkpoint, reference, images = quant_setup
+    result = export_checkpoint(checkpoint, tmp_path, name=f"l-{quant}", quant=quant)
+    with LlamaEngine(ModelFiles(result.text, result.mmproj, "test")) as engine:
+        before, after = _split_prompt(engine)
+        ids = reference.prompt_ids(before, after)
+        ours = [engine.score(load_image(path)).p_fake for path in images]
+        theirs = [
+            reference.p_fake(ids, reference.pixels(Image.open(p).convert("RGB")), engine.label_tokens, True)[
+                0
+            ]
+            for p in images
+        ]
+    deltas = np.abs(np.array(ours) - np.array(theirs))
+    print(f"\n[llava {quant}] |p(fake) - transformers (llama.cpp order)| max {deltas.max():.2e} ({theirs})")
+    assert all(abs(t - 0.5) > 0.01 for t in theirs)
+    if quant == "q4_k_m":
+        assert read_header(result.text).tensor_types().get("Q4_K", 0) > 0
+        assert deltas.max() < 0.1
+    else:
+        assert deltas.max() < QUANT_TOLERANCE[quant]

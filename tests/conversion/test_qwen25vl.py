@@ -177,3 +177,49 @@ def test_resized_image_is_padded_not_stretched(qwen_engine, reference, tmp_path:
     )
     assert padded[0] < LOGIT_TOLERANCE
     assert stretched[0] > 10 * padded[0]
+
+
+# -- storage types ---------------------------------------------------------------------------
+# A 256-wide text model (K-quants apply) drawn with std 0.05, as in test_quant_fidelity: a
+# random model drawn wider is chaotic and amplifies rounding far beyond a trained one.
+QUANT_SHAPE = TinyQwenShape(text_hidden=256, text_ffn=512, mrope_section=(8, 12, 12), init_range=0.05)
+QUANT_TOLERANCE = {"f16": 1e-3, "q8_0": 0.02}
+
+
+@pytest.fixture(scope="module")
+def quant_setup(tmp_path_factory: pytest.TempPathFactory):
+    checkpoint = build_tiny_qwen25vl(tmp_path_factory.mktemp("qwen-quant") / "tiny-qwen-quant", QUANT_SHAPE)
+    folder = tmp_path_factory.mktemp("qwen-quant-images")
+    images = [
+        write_test_image(folder / f"{seed}.png", size=size, seed=seed)
+        for size, seed in (((112, 112), 3), ((168, 112), 6), ((224, 168), 5))
+    ]
+    return checkpoint, QwenReference(checkpoint), images
+
+
+@pytest.mark.parametrize("quant", ["f16", "q8_0", "q4_k_m"])
+def test_p_fake_after_quantization(quant_setup, tmp_path: Path, quant: str) -> None:
+    from conversion.export import export_checkpoint
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+
+    checkpoint, reference, images = quant_setup
+    result = export_checkpoint(checkpoint, tmp_path, name=f"q-{quant}", quant=quant)
+    with LlamaEngine(ModelFiles(result.text, result.mmproj, "test")) as engine:
+        prompt = engine.native_prompt(engine.profile.judge_prompt)
+        before, after = prompt.split(engine.native.marker)
+        ours = [engine.score(load_image(path)).p_fake for path in images]
+        theirs = [
+            reference.p_fake(
+                reference.inputs(before, after, Image.open(p).convert("RGB")), engine.label_tokens
+            )[0]
+            for p in images
+        ]
+    deltas = np.abs(np.array(ours) - np.array(theirs))
+    print(f"\n[qwen2.5-vl {quant}] |p(fake) - transformers| max {deltas.max():.2e} (transformers {theirs})")
+    assert all(abs(t - 0.5) > 0.01 for t in theirs)
+    if quant == "q4_k_m":
+        assert read_header(result.text).tensor_types().get("Q4_K", 0) > 0
+        assert deltas.max() < 0.1  # measured, printed; a gross failure still fails
+    else:
+        assert deltas.max() < QUANT_TOLERANCE[quant]
