@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FakeScopeError, KeyError) as exc:
         if os.environ.get("FAKESCOPE_DEBUG") == "1":
             raise
+        from conversion.inspect_gguf import escape
+
         message = f"checkpoint config lacks the key {exc}" if isinstance(exc, KeyError) else str(exc)
-        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(f"error: {escape(message)}\n")
         return 2

@@ -59,19 +59,20 @@ def _float_type(quant: str) -> str:
 
 
 def _open(
-    checkpoint_dir: Path, quant: str, profile: ModelProfile | None
+    checkpoint_dir: Path, quant: str, profile: ModelProfile | None, hash_source: bool = True
 ) -> tuple[Checkpoint, ArchitectureExporter]:
     float_type = _float_type(quant)
     checkpoint = Checkpoint.open(checkpoint_dir)
     exporter_cls = exporter_for(checkpoint.architecture)
-    exporter = exporter_cls(checkpoint, float_type, profile or DEFAULT_PROFILE, checkpoint.sha256())
+    digest = checkpoint.sha256() if hash_source else "0" * 64  # a dry run reads no tensor data
+    exporter = exporter_cls(checkpoint, float_type, profile or DEFAULT_PROFILE, digest)
     return checkpoint, exporter
 
 
 def plan_export(
     checkpoint_dir: Path, *, quant: str = "f16", profile: ModelProfile | None = None
 ) -> ExportPlan:
-    checkpoint, exporter = _open(checkpoint_dir, quant, profile)
+    checkpoint, exporter = _open(checkpoint_dir, quant, profile, hash_source=False)
     plans = exporter.check()
     return ExportPlan(checkpoint.architecture, quant, _float_type(quant), plans["text"], plans["mmproj"])
 
