@@ -60,6 +60,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.evidence.bench
 	$(BIN)/python -m fakescope_cli.bench
 	$(BIN)/python -m fakescope_cli.bench_rescan
+	$(BIN)/python -m conversion.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -3,4 +3,4 @@
 Imports torch/transformers-side packages (gguf, safetensors, torch); never imported by the CLI.
 """
 
-CONVERTER_VERSION = "0.1.0"
+CONVERTER_VERSION = "0.2.0"

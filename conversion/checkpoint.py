@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from conversion.safetensors_io import TensorEntry, read_index, read_tensor
 from fakescope_cli.errors import ConversionError
 
 
@@ -43,6 +43,7 @@ class Checkpoint:
     config: dict[str, Any]
     image_processor: dict[str, Any] = field(default_factory=dict)
     tokenizer_config: dict[str, Any] = field(default_factory=dict)
+    _index: dict[str, TensorEntry] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, root: Path) -> Checkpoint:
@@ -87,14 +88,25 @@ class Checkpoint:
             raise ConversionError(f"{self.root}: no .safetensors weights found")
         return files
 
-    def tensors(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Yield (name, float32 array) one tensor at a time."""
-        from safetensors import safe_open
+    def tensor_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor's shape, read from the safetensors headers (no tensor data is loaded)."""
+        if self._index is None:
+            index: dict[str, TensorEntry] = {}
+            for path in self.tensor_files():
+                for name, entry in read_index(path).items():
+                    if name in index:
+                        raise ConversionError(f"{self.root}: tensor {name!r} is in two weight files")
+                    index[name] = entry
+            self._index = index
+        return {name: entry.shape for name, entry in self._index.items()}
 
-        for path in self.tensor_files():
-            with safe_open(str(path), framework="pt") as handle:
-                for name in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
-                    yield name, handle.get_tensor(name).float().numpy()
+    def tensor(self, name: str) -> np.ndarray:
+        """One tensor as float32, read on its own (see :mod:`conversion.safetensors_io`)."""
+        self.tensor_shapes()
+        assert self._index is not None
+        if name not in self._index:
+            raise ConversionError(f"{self.root}: tensor {name!r} not found")
+        return read_tensor(self._index[name])
 
     def sha256(self) -> str:
         """One digest over every file of the checkpoint (names and contents, sorted)."""

@@ -1,24 +1,34 @@
 """Export a checkpoint to ``NAME.gguf`` + ``NAME.mmproj.gguf`` + ``NAME.manifest.json``.
 
-Files are written under temporary names and renamed only when complete.
+Every file is written under a temporary ``.partial`` name; only when all of them are complete
+are they renamed, so a failure (bad checkpoint, full disk, quantizer error) leaves nothing behind.
+Quantized text models are written in f16 first and quantized by llama.cpp's own quantizer. The
+vision projector stays f16 by default (f32 with ``--quant f32``): its error reaches every image
+token, and it is a modest share of the size; ``--mmproj-quant q8_0`` quantizes it with the same
+llama.cpp quantizer (measured in the tests).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import errno
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from conversion import CONVERTER_VERSION
-from conversion.base import TensorPlan
+from conversion.base import ArchitectureExporter, TensorPlan
 from conversion.checkpoint import Checkpoint
+from conversion.quantize import QUANT_TYPES, quantize_text_gguf
 from conversion.registry import exporter_for
 from fakescope_cli.errors import ConversionError
 from fakescope_cli.models import file_sha256
 from fakescope_cli.profile import DEFAULT_PROFILE, ModelProfile
 
 MANIFEST_FORMAT = "fakescope.manifest/1"
+QUANTS = ("f32", "f16", *QUANT_TYPES)
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 @dataclass(frozen=True)
@@ -28,16 +38,54 @@ class ExportResult:
     manifest: Path
     text_tensors: list[TensorPlan]
     mmproj_tensors: list[TensorPlan]
+    warnings: tuple[str, ...] = ()
 
 
-def _write_atomically(final: Path, write) -> list[TensorPlan]:
-    partial = final.with_name(final.name + ".partial")
-    try:
-        plan = write(partial)
-        os.replace(partial, final)
-    finally:
-        partial.unlink(missing_ok=True)
-    return plan
+@dataclass(frozen=True)
+class ExportPlan:
+    """What ``export`` would write, computed from headers and config only (``--dry-run``)."""
+
+    architecture: str
+    quant: str
+    float_type: str
+    text: list[TensorPlan]
+    mmproj: list[TensorPlan]
+
+
+def _float_type(quant: str) -> str:
+    if quant not in QUANTS:
+        raise ConversionError(f"unsupported quantization {quant!r}; choose from {', '.join(QUANTS)}")
+    return "f32" if quant == "f32" else "f16"
+
+
+def _open(
+    checkpoint_dir: Path, quant: str, profile: ModelProfile | None, hash_source: bool = True
+) -> tuple[Checkpoint, ArchitectureExporter]:
+    float_type = _float_type(quant)
+    checkpoint = Checkpoint.open(checkpoint_dir)
+    exporter_cls = exporter_for(checkpoint.architecture)
+    digest = checkpoint.sha256() if hash_source else "0" * 64  # a dry run reads no tensor data
+    exporter = exporter_cls(checkpoint, float_type, profile or DEFAULT_PROFILE, digest)
+    return checkpoint, exporter
+
+
+def plan_export(
+    checkpoint_dir: Path, *, quant: str = "f16", profile: ModelProfile | None = None
+) -> ExportPlan:
+    checkpoint, exporter = _open(checkpoint_dir, quant, profile, hash_source=False)
+    plans = exporter.check()
+    return ExportPlan(checkpoint.architecture, quant, _float_type(quant), plans["text"], plans["mmproj"])
+
+
+def _disk_error(path: Path, exc: OSError) -> ConversionError:
+    # numpy's tofile reports a short write without an errno ("N requested and M written").
+    short_write = exc.errno is None and "written" in str(exc)
+    if exc.errno in _DISK_ERRORS or short_write:
+        return ConversionError(
+            f"not enough disk space to write {path.name} in {path.parent} "
+            f"({exc.strerror or exc}); nothing was left behind"
+        )
+    return ConversionError(f"cannot write {path} ({exc.strerror or exc})")
 
 
 def export_checkpoint(
@@ -45,39 +93,96 @@ def export_checkpoint(
     out_dir: Path,
     *,
     name: str | None = None,
-    outtype: str = "f16",
+    quant: str | None = None,
+    outtype: str | None = None,
     profile: ModelProfile | None = None,
+    mmproj_quant: str | None = None,
 ) -> ExportResult:
-    checkpoint = Checkpoint.open(checkpoint_dir)
-    exporter_cls = exporter_for(checkpoint.architecture)
-    profile = profile or DEFAULT_PROFILE
-    source_sha = checkpoint.sha256()
-    exporter = exporter_cls(checkpoint, outtype, profile, source_sha)
+    """Convert ``checkpoint_dir``. ``quant`` is f32, f16, q8_0 or q4_k_m (``outtype`` is its
+    older name, kept for f32/f16); ``mmproj_quant`` q8_0 quantizes the projector too (default:
+    it stays f16, or f32 with ``quant`` f32)."""
+    quant = quant or outtype or "f16"
+    if mmproj_quant not in (None, "f16", "q8_0") or (mmproj_quant == "f16" and quant == "f32"):
+        raise ConversionError(f"unsupported projector type {mmproj_quant!r} here; choose f16 or q8_0")
+    checkpoint, exporter = _open(checkpoint_dir, quant, profile)
+    exporter.check()  # plans, vocabulary, processor: fail before anything is written
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     stem = name or checkpoint.root.name
-    if not stem or "/" in stem or stem.startswith("."):
+    if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
         raise ConversionError(f"invalid model name {stem!r}")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConversionError(f"cannot create output folder {out_dir} ({exc.strerror})") from exc
     text = out_dir / f"{stem}.gguf"
     mmproj = out_dir / f"{stem}.mmproj.gguf"
-    text_plan = _write_atomically(text, exporter.write_text)
-    mmproj_plan = _write_atomically(mmproj, exporter.write_mmproj)
-
     manifest_path = out_dir / f"{stem}.manifest.json"
-    manifest = {
+    partial: dict[Path, Path] = {p: p.with_name(p.name + ".partial") for p in (text, mmproj, manifest_path)}
+    scratch = text.with_name(text.name + ".f16.partial")
+    mmproj_scratch = mmproj.with_name(mmproj.name + ".f16.partial")
+    current = text
+    try:
+        if quant in QUANT_TYPES:
+            text_plan = exporter.write_text(scratch)
+            quantize_text_gguf(scratch, partial[text], quant, atomic=False)
+            scratch.unlink()
+        else:
+            text_plan = exporter.write_text(partial[text])
+        current = mmproj
+        if mmproj_quant == "q8_0":
+            mmproj_plan = exporter.write_mmproj(mmproj_scratch)
+            quantize_text_gguf(mmproj_scratch, partial[mmproj], "q8_0", atomic=False)
+            mmproj_scratch.unlink()
+        else:
+            mmproj_plan = exporter.write_mmproj(partial[mmproj])
+        current = manifest_path
+        mmproj_type = "q8_0" if mmproj_quant == "q8_0" else exporter.outtype
+        manifest = _manifest(
+            stem, checkpoint, exporter, (quant, mmproj_type), partial[text], partial[mmproj], text, mmproj
+        )
+        partial[manifest_path].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        for final, temporary in partial.items():
+            current = final
+            os.replace(temporary, final)
+    except OSError as exc:
+        raise _disk_error(current, exc) from exc
+    finally:
+        for temporary in (*partial.values(), scratch, mmproj_scratch):
+            temporary.unlink(missing_ok=True)
+    return ExportResult(text, mmproj, manifest_path, text_plan, mmproj_plan, exporter.warnings)
+
+
+def _manifest(
+    stem: str,
+    checkpoint: Checkpoint,
+    exporter: ArchitectureExporter,
+    types: tuple[str, str],
+    text_partial: Path,
+    mmproj_partial: Path,
+    text: Path,
+    mmproj: Path,
+) -> dict[str, object]:
+    def entry(final: Path, written: Path, kind: str) -> dict[str, object]:
+        return {
+            "file": final.name,
+            "type": kind,
+            "sha256": file_sha256(written),
+            "bytes": written.stat().st_size,
+        }
+
+    return {
         "format": MANIFEST_FORMAT,
         "name": stem,
         "architecture": checkpoint.architecture,
-        "outtype": outtype,
+        "quantization": types[0],
+        "tool": "fakescope conversion",
         "converter_version": CONVERTER_VERSION,
-        "source_sha256": source_sha,
-        "profile": {k: v for k, v in asdict(profile).items() if k != "from_model"},
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": {"folder": checkpoint.root.name, "sha256": exporter.source_sha256},
+        "source_sha256": exporter.source_sha256,
+        "profile": {k: v for k, v in asdict(exporter.profile).items() if k != "from_model"},
         "files": {
-            "text": {"file": text.name, "sha256": file_sha256(text), "bytes": text.stat().st_size},
-            "mmproj": {"file": mmproj.name, "sha256": file_sha256(mmproj), "bytes": mmproj.stat().st_size},
+            "text": entry(text, text_partial, types[0]),
+            "mmproj": entry(mmproj, mmproj_partial, types[1]),
         },
     }
-    partial = manifest_path.with_name(manifest_path.name + ".partial")
-    partial.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, manifest_path)
-    return ExportResult(text, mmproj, manifest_path, text_plan, mmproj_plan)

@@ -8,7 +8,6 @@ factor is ``clip.vision.projector.scale_factor``; the processor's longest edge i
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gguf
@@ -19,10 +18,10 @@ from conversion.base import (
     TensorPlan,
     add_profile,
     add_provenance,
-    store_as,
-    write_gguf,
+    plan_tensor,
 )
-from conversion.llama_text import add_llama_parameters, llama_tensors
+from conversion.llama_text import add_llama_parameters, llama_plan
+from conversion.vision import check_vision_shape, require_vision_tensors, vision_tower_shapes
 from conversion.vocab import read_bpe_vocab, write_bpe_vocab
 from fakescope_cli.errors import ConversionError
 
@@ -45,27 +44,25 @@ class Idefics3Exporter(ArchitectureExporter):
             raise ConversionError("config.json has no vision_config")
         return dict(config)
 
-    def write_text(self, path: Path) -> list[TensorPlan]:
+    def text_plan(self) -> list[TensorPlan]:
+        return llama_plan(self.checkpoint.tensor_shapes(), self.text_config, TEXT_PREFIX, self.outtype)
+
+    def text_metadata(self, writer: gguf.GGUFWriter) -> None:
         text_config = self.text_config
-        writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA])
         writer.add_name(self.checkpoint.root.name)
         add_llama_parameters(writer, text_config, OUTTYPES[self.outtype])
         vocab = read_bpe_vocab(self.checkpoint, int(text_config["vocab_size"]))
         write_bpe_vocab(writer, vocab, self.checkpoint.chat_template())
         add_profile(writer, self.profile)
         add_provenance(writer, self.checkpoint, self.source_sha256)
-        tensors = llama_tensors(self.checkpoint.tensors(), text_config, TEXT_PREFIX, self.outtype)
-        return write_gguf(writer, tensors)
 
-    def write_mmproj(self, path: Path) -> list[TensorPlan]:
+    def mmproj_metadata(self, writer: gguf.GGUFWriter) -> None:
         vision = self.vision_config
         processor = self.checkpoint.image_processor
         if not processor:
             raise ConversionError(
                 "no image processor config (preprocessor_config.json / processor_config.json)"
             )
-        n_layers = int(vision["num_hidden_layers"])
-        writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
         writer.add_type(gguf.GGUFType.MMPROJ)
         writer.add_name(self.checkpoint.root.name + " vision projector")
         writer.add_file_type(OUTTYPES[self.outtype])
@@ -76,30 +73,42 @@ class Idefics3Exporter(ArchitectureExporter):
         writer.add_vision_patch_size(int(vision["patch_size"]))
         writer.add_vision_embedding_length(int(vision["hidden_size"]))
         writer.add_vision_feed_forward_length(int(vision["intermediate_size"]))
-        writer.add_vision_block_count(n_layers)
+        writer.add_vision_block_count(int(vision["num_hidden_layers"]))
         writer.add_vision_head_count(int(vision["num_attention_heads"]))
         writer.add_vision_attention_layernorm_eps(float(vision.get("layer_norm_eps", 1e-6)))
         writer.add_vision_image_mean([float(v) for v in processor.get("image_mean", [0.5] * 3)])
         writer.add_vision_image_std([float(v) for v in processor.get("image_std", [0.5] * 3)])
-        writer.add_vision_projector_scale_factor(int(self.checkpoint.config.get("scale_factor", 2)))
+        writer.add_vision_projector_scale_factor(self.scale_factor)
         writer.add_vision_use_gelu(True)
         longest = (processor.get("size") or {}).get("longest_edge", vision["image_size"])
         writer.add_vision_preproc_image_size(int(longest))
         add_provenance(writer, self.checkpoint, self.source_sha256)
 
+    @property
+    def scale_factor(self) -> int:
+        return int(self.checkpoint.config.get("scale_factor", 2))
+
+    def mmproj_plan(self) -> list[TensorPlan]:
+        vision = self.vision_config
+        n_layers = int(vision["num_hidden_layers"])
         names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.MMPROJ, n_layers)
-
-        def tensors():
-            for name, array in self.checkpoint.tensors():
-                if not name.startswith(VISION_PREFIXES):
-                    continue
-                new_name = names.get_name(name, try_suffixes=(".weight", ".bias"))
-                if new_name is None:
-                    raise ConversionError(f"no GGUF name for vision tensor {name!r}")
-                # llama.cpp keeps the patch and position embeddings in f32.
-                yield new_name, store_as(array, self.outtype, keep_f32=".embeddings." in name)
-
-        return write_gguf(writer, tensors())
+        expected = vision_tower_shapes(vision)
+        expected["mm.model.fc.weight"] = (
+            int(self.text_config["hidden_size"]),
+            int(vision["hidden_size"]) * self.scale_factor**2,
+        )
+        plan = []
+        for name, shape in self.checkpoint.tensor_shapes().items():
+            if not name.startswith(VISION_PREFIXES):
+                continue
+            new_name = names.get_name(name, try_suffixes=(".weight", ".bias"))
+            if new_name is None:
+                raise ConversionError(f"no GGUF name for vision tensor {name!r}")
+            check_vision_shape(name, new_name, shape, expected)
+            # llama.cpp keeps the patch and position embeddings in f32.
+            plan.append(plan_tensor(new_name, name, shape, self.outtype, keep_f32=".embeddings." in name))
+        require_vision_tensors(plan, n_layers, ("mm.model.fc.weight", "v.patch_embd.weight"))
+        return plan
 
 
 EXPORTER = Idefics3Exporter

@@ -1,4 +1,5 @@
-"""Quantize a text GGUF with llama.cpp's own quantizer (``llama_model_quantize``)."""
+"""Quantize a GGUF with llama.cpp's own quantizer (``llama_model_quantize``): text models, and in
+this llama.cpp version also mmproj files (q8_0 is what the converter offers for those)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from fakescope_cli.errors import ConversionError
 QUANT_TYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
 
 
-def quantize_text_gguf(source: Path, target: Path, quant: str, threads: int | None = None) -> Path:
-    """Write ``target`` as a ``quant`` copy of ``source`` (written under a temporary name first)."""
+def quantize_text_gguf(
+    source: Path, target: Path, quant: str, threads: int | None = None, atomic: bool = True
+) -> Path:
+    """Write ``target`` as a ``quant`` copy of ``source``. With ``atomic`` it is written under a
+    temporary name first (callers that manage their own temporary names pass ``atomic=False``)."""
     import llama_cpp
 
     from fakescope_cli.engine.native import route_native_logs
@@ -22,12 +26,17 @@ def quantize_text_gguf(source: Path, target: Path, quant: str, threads: int | No
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, QUANT_TYPES[quant])
     params.nthread = threads or os.cpu_count() or 1
-    partial = target.with_name(target.name + ".partial")
+    output = target.with_name(target.name + ".partial") if atomic else target
     try:
-        status = llama_cpp.llama_model_quantize(str(source).encode(), str(partial).encode(), params)
+        status = llama_cpp.llama_model_quantize(str(source).encode(), str(output).encode(), params)
         if status != 0:
-            raise ConversionError(f"llama.cpp could not quantize {source} to {quant} (status {status})")
-        os.replace(partial, target)
+            raise ConversionError(f"llama.cpp could not quantize {source.name} to {quant} (status {status})")
+        if atomic:
+            os.replace(output, target)
+    except BaseException:
+        output.unlink(missing_ok=True)
+        raise
     finally:
-        partial.unlink(missing_ok=True)
+        if atomic:
+            output.unlink(missing_ok=True)
     return target

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 _MODULES: dict[str, str] = {
     "Idefics3ForConditionalGeneration": "conversion.idefics3",
     "SmolVLMForConditionalGeneration": "conversion.idefics3",
+    "LlavaForConditionalGeneration": "conversion.llava",
+    "Qwen2_5_VLForConditionalGeneration": "conversion.qwen25vl",
 }
 
 

@@ -1,4 +1,4 @@
-"""`fakescope model info`: what a model pair is, without running it."""
+"""`fakescope model info|import|list|pull`: describe, install and list model pairs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from fakescope_cli.commands._common import MmprojOption, domain_errors, safe, stdout, warn
+from fakescope_cli.commands._common import MmprojOption, domain_errors, safe, stderr, stdout, warn
 from fakescope_cli.gguf_header import GGUFHeader
 from fakescope_cli.models import file_sha256, locate_model, validate_pair
 from fakescope_cli.profile import profile_from_metadata
@@ -84,3 +84,73 @@ def info(
         for key, value in data.items():
             table.add_row(safe(key), safe(value))
         stdout.print(table)
+
+
+def _models_dir() -> Path:
+    from fakescope_cli import paths
+
+    return paths.models_dirs()[0]
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[
+        list[Path], typer.Argument(help="Export folder(s), NAME.manifest.json, or the GGUFs beside one.")
+    ],
+) -> None:
+    """Copy converted models into the models folder, checking each file against its manifest."""
+    from fakescope_cli.install import import_model
+
+    target = _models_dir()
+    with domain_errors():
+        installed = import_model(sources, target)
+    for path in installed:
+        stdout.print(f"installed {safe(path)}")
+
+
+@app.command("list")
+def list_() -> None:
+    """Models installed in the models folder."""
+    from fakescope_cli.install import list_models
+
+    target = _models_dir()
+    models = list_models(target)
+    if not models:
+        stdout.print(f"no models in {safe(target)}")
+        return
+    table = Table(title=f"models in {safe(target)}", title_justify="left", show_edge=False)
+    for column in ("name", "quantization", "architecture", "size", "mmproj", "manifest"):
+        table.add_column(column)
+    for model in models:
+        table.add_row(
+            safe(model.name),
+            safe(model.quantization),
+            safe(model.architecture),
+            f"{model.bytes / 2**20:.1f} MiB",
+            "yes" if model.mmproj else "[red]missing[/]",
+            "yes" if model.has_manifest else "no",
+        )
+    stdout.print(table)
+
+
+@app.command()
+def pull(
+    url: Annotated[str, typer.Argument(help="http(s) URL of a NAME.manifest.json written by the converter.")],
+) -> None:
+    """Download a model (manifest + both GGUFs) with resume and SHA-256 checks. Only runs when asked."""
+    from fakescope_cli.install import pull as pull_model
+
+    target = _models_dir()
+    reported: dict[str, int] = {}
+
+    def progress(name: str, done: int, total: int | None) -> None:
+        step = done // (64 << 20)
+        if reported.get(name) != step:
+            reported[name] = step
+            suffix = f" of {total / 2**20:.0f} MiB" if total else ""
+            stderr.print(f"{safe(name)}: {done / 2**20:.0f} MiB{suffix}")
+
+    with domain_errors():
+        fetched = pull_model(url, target, progress if stderr.is_terminal else None)
+    for path in fetched:
+        stdout.print(f"installed {safe(path)}")

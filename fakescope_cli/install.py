@@ -1,0 +1,297 @@
+"""Install converted models into the models folder: import local files, pull over http(s), list.
+
+A model arrives as ``NAME.manifest.json`` (written by ``python -m conversion export``) with the
+two GGUFs it names. Every file is checked against the manifest's SHA-256 and GGUF header before
+it is moved into place under its final name; until then it only exists as ``*.partial``.
+Nothing here runs unless the user asks for it: FakeScope never downloads at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fakescope_cli.errors import ModelFileError
+from fakescope_cli.gguf_header import read_header
+from fakescope_cli.models import MMPROJ_SUFFIX, file_sha256
+
+MANIFEST_SUFFIX = ".manifest.json"
+MAX_MANIFEST_BYTES = 1 << 20
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    kind: str  # "text" or "mmproj"
+    file: str
+    sha256: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    architecture: str
+    quantization: str
+    files: tuple[ManifestFile, ...]
+    raw: dict[str, object]
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    name: str
+    text: Path
+    mmproj: Path | None
+    quantization: str
+    architecture: str
+    bytes: int
+    has_manifest: bool
+
+
+def parse_manifest(data: bytes, origin: str) -> Manifest:
+    """Validate a manifest (untrusted: names must be plain file names, digests 64 hex digits)."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{origin}: not a FakeScope manifest ({exc})") from None
+    if not isinstance(raw, dict) or not str(raw.get("format", "")).startswith("fakescope.manifest/"):
+        raise ModelFileError(f"{origin}: not a FakeScope manifest (no 'format': 'fakescope.manifest/1')")
+    files = raw.get("files")
+    if not isinstance(files, dict) or set(files) != {"text", "mmproj"}:
+        raise ModelFileError(f"{origin}: manifest must list a 'text' and an 'mmproj' file")
+    entries = []
+    for kind in ("text", "mmproj"):
+        item = files[kind]
+        name = item.get("file") if isinstance(item, dict) else None
+        digest = str(item.get("sha256", "")).lower() if isinstance(item, dict) else ""
+        if not isinstance(name, str) or not _SAFE_NAME.match(name) or not name.endswith(".gguf"):
+            raise ModelFileError(f"{origin}: manifest names an unsafe or non-GGUF {kind} file {name!r}")
+        if not _HEX64.match(digest):
+            raise ModelFileError(f"{origin}: manifest has no valid SHA-256 for {name}")
+        size = item.get("bytes")
+        entries.append(ManifestFile(kind, name, digest, size if isinstance(size, int) else None))
+    if entries[0].file == entries[1].file:
+        raise ModelFileError(f"{origin}: manifest names the same file twice")
+    name = entries[0].file[: -len(".gguf")]  # from the checked file name, not free text
+    return Manifest(
+        name, str(raw.get("architecture", "?")), str(raw.get("quantization", "?")), tuple(entries), raw
+    )
+
+
+def _manifests_in(sources: Iterable[Path]) -> list[Path]:
+    found: list[Path] = []
+    for source in sources:
+        source = source.expanduser()
+        if source.is_dir():
+            manifests = sorted(source.glob("*" + MANIFEST_SUFFIX))
+            if not manifests:
+                raise ModelFileError(
+                    f"{source}: no *{MANIFEST_SUFFIX} here (export writes one beside the GGUFs)"
+                )
+            found += manifests
+        elif source.name.endswith(MANIFEST_SUFFIX):
+            found.append(source)
+        elif source.suffix == ".gguf":
+            stem = source.name[: -len(MMPROJ_SUFFIX)] if source.name.endswith(MMPROJ_SUFFIX) else source.stem
+            manifest = source.with_name(stem + MANIFEST_SUFFIX)
+            if not manifest.is_file():
+                raise ModelFileError(f"{source}: no {manifest.name} beside it; import needs the manifest")
+            found.append(manifest)
+        elif not source.exists():
+            raise ModelFileError(f"{source}: not found")
+        else:
+            raise ModelFileError(f"{source}: neither a folder, a manifest nor a .gguf file")
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def verify_file(path: Path, expected: ManifestFile) -> None:
+    """Whole GGUF of the right kind, and the manifest's SHA-256."""
+    header = read_header(path)  # raises: not a GGUF / truncated
+    is_proj = header.architecture == "clip"
+    if is_proj != (expected.kind == "mmproj"):
+        raise ModelFileError(
+            f"{path}: expected the {expected.kind} model, found architecture {header.architecture!r}"
+        )
+    digest = file_sha256(path)
+    if digest != expected.sha256:
+        raise ModelFileError(
+            f"{path}: SHA-256 {digest[:16]}... does not match the manifest ({expected.sha256[:16]}...); "
+            "the file is corrupt or not the one the manifest describes"
+        )
+
+
+def _install(files: dict[Path, Path]) -> list[Path]:
+    """Rename verified ``.partial`` files (values) into place (keys), all or nothing."""
+    for final, partial in files.items():
+        os.replace(partial, final)
+    return list(files)
+
+
+def import_model(sources: Iterable[Path], models_dir: Path) -> list[Path]:
+    """Copy the model(s) the sources name into ``models_dir`` after checking each file."""
+    installed: list[Path] = []
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for manifest_path in _manifests_in(sources):
+        try:
+            manifest = parse_manifest(
+                manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path)
+            )
+        except OSError as exc:
+            raise ModelFileError(f"{manifest_path}: cannot read ({exc.strerror})") from None
+        staged: dict[Path, Path] = {}
+        try:
+            for entry in manifest.files:
+                source = manifest_path.parent / entry.file
+                verify_file(source, entry)
+                final = models_dir / entry.file
+                staged[final] = final.with_name(final.name + ".partial")
+                shutil.copyfile(source, staged[final])
+                verify_file(staged[final], entry)  # the copy, not just the original
+            final_manifest = models_dir / (manifest.name + MANIFEST_SUFFIX)
+            staged[final_manifest] = final_manifest.with_name(final_manifest.name + ".partial")
+            shutil.copyfile(manifest_path, staged[final_manifest])
+            installed += _install(staged)
+        except OSError as exc:
+            raise ModelFileError(f"cannot copy into {models_dir} ({exc.strerror or exc})") from None
+        finally:
+            for partial in staged.values():
+                partial.unlink(missing_ok=True)
+    return installed
+
+
+# -- pull -------------------------------------------------------------------------------------
+Progress = Callable[[str, int, int | None], None]
+
+
+def _check_url(url: str) -> None:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ModelFileError(f"{url}: only http:// and https:// URLs can be pulled")
+
+
+def _open(url: str, start: int = 0, timeout: float = 60.0):
+    request = urllib.request.Request(url, headers={"User-Agent": "fakescope-pull"})
+    if start:
+        request.add_header("Range", f"bytes={start}-")
+    try:
+        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - scheme checked above
+    except urllib.error.HTTPError as exc:
+        raise ModelFileError(f"{url}: server answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelFileError(f"{url}: cannot connect ({reason})") from None
+
+
+def download(url: str, target: Path, expected_sha256: str, progress: Progress | None = None) -> Path:
+    """Fetch ``url`` into ``target.partial`` (resuming what is there), check the SHA-256, rename."""
+    _check_url(url)
+    partial = target.with_name(target.name + ".partial")
+    start = partial.stat().st_size if partial.is_file() else 0
+    response = _open(url, start)
+    with response:
+        if start and response.status != 206:
+            start = 0  # the server ignored the Range header: start over
+        total = response.headers.get("Content-Length")
+        size = int(total) + start if total and total.isdigit() else None
+        digest = hashlib.sha256()
+        try:
+            if start:
+                with partial.open("rb") as fh:
+                    for block in iter(lambda: fh.read(CHUNK), b""):
+                        digest.update(block)
+            with partial.open("ab" if start else "wb") as out:
+                done = start
+                while block := response.read(CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress:
+                        progress(target.name, done, size)
+        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+            have = partial.stat().st_size if partial.exists() else 0
+            raise ModelFileError(
+                f"{url}: download interrupted after {have} bytes ({exc}); run pull again to resume"
+            ) from None
+    if size is not None and partial.stat().st_size != size:
+        raise ModelFileError(
+            f"{url}: download incomplete ({partial.stat().st_size} of {size} bytes); run pull again to resume"
+        )
+    if digest.hexdigest() != expected_sha256:
+        partial.unlink(missing_ok=True)
+        raise ModelFileError(f"{url}: SHA-256 does not match the manifest; the download was discarded")
+    os.replace(partial, target)
+    return target
+
+
+def pull(url: str, models_dir: Path, progress: Progress | None = None) -> list[Path]:
+    """Download a model by its manifest URL (``.../NAME.manifest.json``): the manifest, then each
+    file it names (relative to the manifest), each checked before it is installed."""
+    _check_url(url)
+    if not urllib.parse.urlsplit(url).path.endswith(MANIFEST_SUFFIX):
+        raise ModelFileError(f"{url}: pull takes the URL of a {MANIFEST_SUFFIX} written by the converter")
+    with _open(url) as response:
+        data = response.read(MAX_MANIFEST_BYTES + 1)
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{url}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
+    manifest = parse_manifest(data, url)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    fetched = []
+    for entry in manifest.files:
+        final = models_dir / entry.file
+        if final.is_file() and file_sha256(final) == entry.sha256:
+            fetched.append(final)
+            continue
+        staging = models_dir / (entry.file + ".download")
+        download(urllib.parse.urljoin(url, urllib.parse.quote(entry.file)), staging, entry.sha256, progress)
+        try:
+            verify_file(staging, entry)
+            os.replace(staging, final)
+        finally:
+            staging.unlink(missing_ok=True)
+        fetched.append(final)
+    manifest_path = models_dir / (manifest.name + MANIFEST_SUFFIX)
+    partial = manifest_path.with_name(manifest_path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, manifest_path)
+    return [*fetched, manifest_path]
+
+
+def list_models(models_dir: Path) -> list[InstalledModel]:
+    """Model pairs in ``models_dir`` (manifest data where one is present; no hashing)."""
+    if not models_dir.is_dir():
+        return []
+    models = []
+    for text in sorted(models_dir.glob("*.gguf")):
+        if "mmproj" in text.name.lower():
+            continue
+        stem = text.name[: -len(".gguf")]
+        mmproj = text.with_name(stem + MMPROJ_SUFFIX)
+        manifest_path = text.with_name(stem + MANIFEST_SUFFIX)
+        quant = arch = "?"
+        if manifest_path.is_file():
+            try:
+                manifest = parse_manifest(
+                    manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path)
+                )
+                quant, arch = manifest.quantization, manifest.architecture
+            except (ModelFileError, OSError):
+                pass
+        size = text.stat().st_size + (mmproj.stat().st_size if mmproj.is_file() else 0)
+        models.append(
+            InstalledModel(
+                stem, text, mmproj if mmproj.is_file() else None, quant, arch, size, manifest_path.is_file()
+            )
+        )
+    return models
