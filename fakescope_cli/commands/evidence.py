@@ -33,6 +33,7 @@ from fakescope_cli.commands.scan import (
 from fakescope_cli.discovery import discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.items import CATEGORIES, NONE
+from fakescope_cli.report.atomic import atomic_write
 from fakescope_cli.results import ImageResult
 from fakescope_cli.scan import ScanOptions
 
@@ -91,10 +92,11 @@ def write_figures(results: list[ImageResult], folder: Path) -> None:
             continue
         stem = f"{Path(result.path).stem[:80]}.{(result.sha256 or 'unknown')[:8]}"
         for name, png in result.evidence.figures.items():
-            target = folder / f"{stem}.{name}.png"
-            partial = target.with_name(target.name + ".partial")
-            partial.write_bytes(png)
-            partial.replace(target)
+            try:
+                atomic_write(folder / f"{stem}.{name}.png", png)
+            except OSError as exc:
+                error_line(f"{folder}: cannot write the {name} map of {result.path} ({exc.strerror or exc})")
+                raise typer.Exit(EXIT_ERROR) from None
 
 
 def print_findings(results: list[ImageResult]) -> None:
