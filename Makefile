@@ -6,20 +6,42 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+LLAMA_STAMP := $(VENV)/.installed-llama
 
-.PHONY: run test lint fmt bench clean browser
+LLAMA_VERSION := 0.3.36
+LLAMA_PATCH   := patches/llama-cpp-python-$(LLAMA_VERSION)-llava-cls-first.patch
+LLAMA_SRC     := build/llama-src
+LLAMA_WHEELS  := build/llama-wheel
+
+.PHONY: run test lint fmt bench clean clean-llama browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Runtime only: typer, rich, llama-cpp-python (built from source the first time, ~4 min), pillow ...
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
+# llama-cpp-python, built from its source release with one line of libmtmd changed: the LLaVA
+# graph puts CLIP's class token first again (llama.cpp issue #25814; without it LLaVA-1.5 and
+# FakeVLM models see shifted position embeddings). About 4 minutes on 2 cores, once: the wheel is
+# kept in build/. For a GPU build: make clean-llama, then CMAKE_ARGS="-DGGML_METAL=on" make run.
+$(LLAMA_WHEELS)/.built: $(LLAMA_PATCH) | $(BIN)/python
+	rm -rf $(LLAMA_SRC) $(LLAMA_WHEELS) && mkdir -p $(LLAMA_SRC) $(LLAMA_WHEELS)
+	$(BIN)/python -m pip download --no-deps --no-binary :all: -d $(LLAMA_SRC) llama-cpp-python==$(LLAMA_VERSION)
+	tar -xzf $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_SRC)
+	patch -p1 -d $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION) < $(LLAMA_PATCH)
+	$(BIN)/python -m pip wheel --no-deps -w $(LLAMA_WHEELS) $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION)
+	touch $@
+
+$(LLAMA_STAMP): $(LLAMA_WHEELS)/.built
+	$(BIN)/python -m pip install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	touch $@
+
+# Runtime only: typer, rich, llama-cpp-python (above), pillow ...
+$(RUN_STAMP): pyproject.toml $(LLAMA_STAMP) | $(BIN)/python
 	$(BIN)/python -m pip install -e .
 	touch $@
 
 # Tests, conversion and benchmarks. torch==2.13.0 first: that version installs a CPU build from
 # local disk, and installing it before transformers keeps pip from fetching a CUDA build.
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
+$(DEV_STAMP): pyproject.toml $(LLAMA_STAMP) | $(BIN)/python
 	$(BIN)/python -m pip install torch==2.13.0
 	$(BIN)/python -m pip install -e ".[train,dev]"
 	touch $@ $(RUN_STAMP)
@@ -64,3 +86,6 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+clean-llama:
+	rm -rf $(LLAMA_SRC) $(LLAMA_WHEELS) $(LLAMA_STAMP)

@@ -47,9 +47,9 @@ CANONICAL_VISION = "vision_tower.vision_model."
 
 class LlavaExporter(ArchitectureExporter):
     warnings = (
-        "llama.cpp as built by llama-cpp-python 0.3.36 orders LLaVA's class token after the patches "
-        "(llama.cpp issue #25814): image features differ from transformers until that is fixed; "
-        "the files are written for the intended order (see README, 'Converting a checkpoint')",
+        "these files need a llama.cpp with the fix for LLaVA's class-token order (llama.cpp issue "
+        "#25814): FakeScope's own build (make) applies it; a stock llama-cpp-python 0.3.36 computes "
+        "different image features (see README, 'Converting a checkpoint')",
     )
 
     @property
