@@ -1,4 +1,5 @@
-"""Training path (FakeChain -> FakeInstruct -> instruction tuning); see the training issue.
+"""The training path: datasets, FakeChain, FakeInstruct, instruction tuning, evaluation.
 
-Imports torch/transformers; never imported by the CLI.
+The data modules need no torch; `sft`, `hf_model` and `evaluate`'s PyTorch scorer import torch and
+transformers. The CLI never imports this package.
 """
