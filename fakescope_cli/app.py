@@ -62,6 +62,10 @@ def _configure_logging(debug: bool) -> None:
 
 def main() -> None:
     debug = os.environ.get("FAKESCOPE_DEBUG") == "1"
+    # A file name that is not valid UTF-8 reaches the output as escapes, never as a crash.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     _configure_logging(debug)
     try:
         app()

@@ -86,7 +86,10 @@ class ResultCache:
         return hashlib.sha256(f"{file_sha256}|{model_key}|{__version__}|{settings}".encode()).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT body FROM results WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self.db.execute("SELECT body FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot read the results cache ({exc})") from None
         if row is None:
             return None
         try:
@@ -97,11 +100,14 @@ class ResultCache:
 
     def put(self, key: str, file_sha256: str, model_key: str, body: dict[str, Any]) -> None:
         """Stored and committed at once (autocommit): durable against a crash right after."""
-        self.db.execute(
-            "INSERT OR REPLACE INTO results (key, file_sha256, model_key, tool_version, created, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (key, file_sha256, model_key, __version__, time.time(), json.dumps(body, ensure_ascii=False)),
-        )
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO results (key, file_sha256, model_key, tool_version, created, body) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key, file_sha256, model_key, __version__, time.time(), json.dumps(body, ensure_ascii=True)),
+            )
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot write the results cache ({exc})") from None
 
     def file_sha256(self, path: Path) -> str:
         """SHA-256 of a (large) file, remembered by path, size and modification time."""
@@ -132,6 +138,16 @@ class ResultCache:
         self.db.execute("DELETE FROM file_hashes")
         self.db.execute("VACUUM")
         return count
+
+
+def remove_cache(path: Path) -> list[Path]:
+    """Delete the cache database and its WAL files without opening them (works on a damaged one)."""
+    removed = []
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if candidate.exists():
+            candidate.unlink()
+            removed.append(candidate)
+    return removed
 
 
 def cache_path() -> Path:

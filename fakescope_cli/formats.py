@@ -11,6 +11,7 @@ from typing import Any
 
 from fakescope_cli import __version__
 from fakescope_cli.results import RESULT_SCHEMA, DecodingSettings, ImageResult
+from fakescope_cli.textsafe import printable
 
 CSV_FIELDS = [
     "path",
@@ -75,9 +76,13 @@ def jsonl_line(result: ImageResult, model: ModelRecord | None) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def _inert_cell(value: Any) -> Any:
-    """Keep spreadsheet programs from reading a file name or message as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+def inert_cell(value: Any, spreadsheet: bool = True) -> Any:
+    """A cell for CSV (``spreadsheet``: never read as a formula) or for TSV lines meant for grep and
+    cut (file names kept as they are); control characters are escaped in both."""
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    if spreadsheet and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
 
@@ -87,6 +92,6 @@ def csv_text(results: list[ImageResult]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for result in results:
-        row = {key: _inert_cell(value) for key, value in result.to_dict().items()}
+        row = {key: inert_cell(value) for key, value in result.to_dict().items()}
         writer.writerow(row)
     return buffer.getvalue()

@@ -11,17 +11,17 @@ import logging
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from fakescope_cli.cache import ResultCache, result_from_body, stored_body
+from fakescope_cli.cache import CacheError, ResultCache, result_from_body, stored_body
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.base import ForensicModel
 from fakescope_cli.engine.native import LoadOptions
-from fakescope_cli.errors import ImageInputError, InferenceError
+from fakescope_cli.errors import FakeScopeError, ImageInputError, InferenceError, ModelFileError
 from fakescope_cli.imageio import read_image_file
 from fakescope_cli.models import ModelFiles
 from fakescope_cli.results import ImageResult
@@ -63,21 +63,27 @@ def default_workers(model: ModelSpec | None) -> int:
 # -- worker processes ---------------------------------------------------------------------------
 
 _WORKER_ENGINE: ForensicModel | None = None
+_WORKER_ERROR: str | None = None
 
 
 def _init_worker(model: ModelSpec | None, debug: bool) -> None:
-    global _WORKER_ENGINE
-    import logging
-
+    """Load this worker's model. A failure is kept and reported with the first task, so the parent
+    prints one clear line instead of a traceback from every worker."""
+    global _WORKER_ENGINE, _WORKER_ERROR
     # A spawned process starts with fresh logging: keep third-party chatter off stderr here too.
     logging.getLogger("exifread").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     if model is not None:
         from fakescope_cli.engine.llama_engine import LlamaEngine
 
-        _WORKER_ENGINE = LlamaEngine(model.files, model.load)
+        try:
+            _WORKER_ENGINE = LlamaEngine(model.files, model.load)
+        except Exception as exc:
+            _WORKER_ERROR = str(exc) if isinstance(exc, FakeScopeError) else f"{type(exc).__name__}: {exc}"
 
 
 def _work(path: str, data: bytes, options: ScanOptions) -> ImageResult:
+    if _WORKER_ERROR is not None:
+        raise ModelFileError(f"a worker could not load the model: {_WORKER_ERROR}")
     return guarded_analysis(_WORKER_ENGINE, InputFile(Path(path)), options, data)
 
 
@@ -161,7 +167,11 @@ class ScanRun:
         if self.cache is None:
             return None, data, None
         key = self._key(hashlib.sha256(data).hexdigest())
-        body = self.cache.get(key)
+        try:
+            body = self.cache.get(key)
+        except CacheError as exc:
+            self._drop_cache(exc)
+            return None, data, None
         if body is None:
             return None, data, key
         result = result_from_body(str(item.path), body)
@@ -172,8 +182,16 @@ class ScanRun:
     def _store(self, key: str | None, result: ImageResult) -> ImageResult:
         self.analysed += 1
         if self.cache is not None and key is not None and result.error is None and result.sha256:
-            self.cache.put(key, result.sha256, self.model_key, stored_body(result))
+            try:
+                self.cache.put(key, result.sha256, self.model_key, stored_body(result))
+            except CacheError as exc:
+                self._drop_cache(exc)
         return result
+
+    def _drop_cache(self, error: CacheError) -> None:
+        """Go on without the cache (results are still reported), saying so once."""
+        logging.getLogger("fakescope_cli").warning("%s; going on without the cache", error)
+        self.cache = None
 
     def results(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
         if self.workers == 1:
@@ -189,6 +207,7 @@ class ScanRun:
     def _parallel(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
         window = 4 * self.workers
         pending: deque[tuple[ImageResult | Future[ImageResult], str | None]] = deque()
+        stored: set[int] = set()
         source = iter(inputs)
         exhausted = False
         while pending or not exhausted:
@@ -208,14 +227,30 @@ class ScanRun:
                     break
             if not pending:
                 continue
-            head, key = pending.popleft()
+            # Store every finished analysis at once, in whatever order they finish: the cache is
+            # what survives a kill -9. Output still follows the input order.
+            running = [(f, k) for f, k in pending if isinstance(f, Future)]
+            for future, future_key in running:
+                if future.done() and id(future) not in stored:
+                    stored.add(id(future))
+                    self._store(future_key, self._outcome(future))
+            head, key = pending[0]
+            if isinstance(head, Future) and not head.done():
+                wait([f for f, _ in running], return_when=FIRST_COMPLETED)
+                continue
+            pending.popleft()
             if isinstance(head, Future):
-                try:
-                    result = head.result()
-                except BrokenProcessPool:
-                    raise InferenceError(
-                        "a worker process died (out of memory?); rerun with --workers 1"
-                    ) from None
-                yield self._store(key, result)
+                result = self._outcome(head)
+                if id(head) not in stored:
+                    self._store(key, result)
+                stored.discard(id(head))
+                yield result
             else:
                 yield head
+
+    @staticmethod
+    def _outcome(future: Future[ImageResult]) -> ImageResult:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise InferenceError("a worker process died (out of memory?); rerun with --workers 1") from None

@@ -59,7 +59,7 @@ def _profile(args: argparse.Namespace, engine_profile: ModelProfile | None) -> M
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
-    from train.dataset import load_dataset
+    from train.dataset import load_dataset, normalise_generator
     from train.evaluate import evaluate, explanation_agreement, format_table, gguf_scorer, hf_scorer
 
     if args.checkpoint is None and args.gguf is None:
@@ -69,7 +69,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
     if not test:
         raise ConfigError(f"{args.data}: no images in split '{args.split}'")
     if args.train_generators:
-        seen = {g.strip() for g in args.train_generators.split(",") if g.strip()}
+        seen = {
+            normalise_generator(g.strip(), "--train-generators", None)
+            for g in args.train_generators.split(",")
+            if g.strip()
+        }
     else:
         seen = {r.generator for r in records if r.split == "train" and r.label == "fake" and r.generator}
     engine = None

@@ -71,6 +71,30 @@ class SFTConfig:
 _SECTIONS = {"model": ModelSection, "data": DataSection, "train": TrainSection, "export": ExportSection}
 
 
+def _typed(kind: str, value: Any, where: str, base: Path) -> Any:
+    """``value`` checked against the field's annotation (as written in this module)."""
+    if "Path" in kind:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"'{where}' must be a path (a string), not {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, str)
+    elif kind == "list[str]":
+        ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"'{where}' must be {kind}, not {value!r}")
+    return float(value) if kind == "float" else value
+
+
 def _build(cls: type, table: dict[str, Any], section: str, base: Path) -> Any:
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
@@ -79,18 +103,7 @@ def _build(cls: type, table: dict[str, Any], section: str, base: Path) -> Any:
             hint = difflib.get_close_matches(key, known, n=1)
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             raise ConfigError(f"unknown key '{section}.{key}'{suggestion}")
-        kind = str(known[key].type)
-        if "Path" in kind and isinstance(value, str):
-            path = Path(value).expanduser()
-            value = path if path.is_absolute() else base / path
-        elif (
-            kind in ("int", "float")
-            and not isinstance(value, (int, float))
-            or kind == "bool"
-            and not isinstance(value, bool)
-        ):
-            raise ConfigError(f"'{section}.{key}' must be {kind}, not {value!r}")
-        values[key] = value
+        values[key] = _typed(str(known[key].type), value, f"{section}.{key}", base)
     try:
         return cls(**values)
     except TypeError as exc:
@@ -120,9 +133,37 @@ def load_config(path: Path) -> SFTConfig:
     return config
 
 
+EXPORT_TYPES = ("f32", "f16", "q8_0", "q4_k_m")
+
+
 def _check(config: SFTConfig) -> None:
     """Everything that can be checked before a model is loaded."""
     where = config.source
+    train = config.train
+    positive = {
+        "batch_size": train.batch_size,
+        "grad_accum": train.grad_accum,
+        "lora_r": train.lora_r,
+        "lora_alpha": train.lora_alpha,
+        "max_length": train.max_length,
+        "save_steps": train.save_steps,
+        "logging_steps": train.logging_steps,
+        "learning_rate": train.learning_rate,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{where}: train.{key} must be above 0, not {value}")
+    if train.max_steps <= 0 and train.epochs <= 0:
+        raise ConfigError(f"{where}: set train.epochs above 0, or train.max_steps")
+    if not 0.0 <= train.lora_dropout < 1.0 or not 0.0 <= train.warmup_ratio < 1.0:
+        raise ConfigError(f"{where}: train.lora_dropout and train.warmup_ratio must be in [0, 1)")
+    if not train.lora_targets:
+        raise ConfigError(f"{where}: train.lora_targets must name at least one layer")
+    if config.export.outtype not in EXPORT_TYPES:
+        raise ConfigError(f"{where}: export.outtype must be one of {', '.join(EXPORT_TYPES)}")
+    name = config.export.name
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ConfigError(f"{where}: export.name must be a plain file name, not {name!r}")
     if config.train.method not in ("lora", "full"):
         raise ConfigError(f"{where}: train.method must be 'lora' or 'full', not {config.train.method!r}")
     if config.train.bf16 not in ("auto", "on", "off"):

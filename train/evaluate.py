@@ -96,16 +96,14 @@ def evaluate(
 
 
 def hf_scorer(checkpoint: Path, profile: ModelProfile) -> Scorer:
-    from PIL import Image
-
     from train.hf_model import TokenScorer, load_model
 
     processor, model = load_model(checkpoint)
     scorer = TokenScorer(processor, model.eval(), profile)
 
     def score(record: ImageRecord) -> float:
-        with Image.open(record.path) as image:
-            return scorer.p_fake(image.convert("RGB"))
+        # Decoded as the CLI decodes (EXIF orientation, alpha over white), so both backends see one image.
+        return scorer.p_fake(decode_image(record.path, read_image_file(record.path)).rgb)
 
     return score
 

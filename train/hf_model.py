@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from fakescope_cli.engine.labels import variant_token_sequences
+from fakescope_cli.errors import DatasetError
 from fakescope_cli.profile import ModelProfile
 from fakescope_cli.scoring import label_probabilities
 
@@ -48,27 +49,42 @@ def messages_from_llava(conversations: list[dict[str, str]]) -> list[dict[str, A
     return messages
 
 
+def _common_prefix(a: torch.Tensor, b: torch.Tensor) -> int:
+    n = min(a.shape[0], b.shape[0])
+    differ = (a[:n] != b[:n]).nonzero()
+    return int(differ[0]) if differ.numel() else n
+
+
 def training_example(
-    processor: Any, image: Image.Image, messages: list[dict[str, Any]], max_length: int
+    processor: Any,
+    image: Image.Image,
+    messages: list[dict[str, Any]],
+    max_length: int,
+    name: str = "conversation",
 ) -> dict[str, Any]:
     """Model inputs for one conversation, with labels only on the assistant's words.
 
-    Each assistant turn's tokens are found by rendering the conversation up to that turn with and
-    without the answer: the difference is what the model must learn to say."""
+    Each assistant turn is located by rendering the conversation up to that turn without and with
+    the answer, and taking the tokens the two share with the whole conversation: where a template
+    glues the answer to the next turn's first token, that token is left unlabelled rather than
+    letting the next user turn leak into the labels."""
     full = processor.apply_chat_template(messages, add_generation_prompt=False)
     inputs = processor(text=full, images=[[image]], return_tensors="pt")
     ids = inputs["input_ids"][0]
+    if ids.shape[0] > max_length:
+        raise DatasetError(f"{name}: {ids.shape[0]} tokens, over train.max_length {max_length}")
     labels = torch.full_like(ids, IGNORE)
+
+    def tokens(text: str) -> torch.Tensor:
+        return processor(text=text, images=[[image]], return_tensors="pt")["input_ids"][0]
+
     for index, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        before = processor.apply_chat_template(messages[:index], add_generation_prompt=True)
-        upto = processor.apply_chat_template(messages[: index + 1], add_generation_prompt=False)
-        start = processor(text=before, images=[[image]], return_tensors="pt")["input_ids"].shape[1]
-        end = processor(text=upto, images=[[image]], return_tensors="pt")["input_ids"].shape[1]
+        before = tokens(processor.apply_chat_template(messages[:index], add_generation_prompt=True))
+        upto = tokens(processor.apply_chat_template(messages[: index + 1], add_generation_prompt=False))
+        start, end = _common_prefix(before, ids), _common_prefix(upto, ids)
         labels[start:end] = ids[start:end]
-    if ids.shape[0] > max_length:
-        raise ValueError(f"conversation is {ids.shape[0]} tokens long, over max_length {max_length}")
     example = {key: value[0] for key, value in inputs.items()}
     example["labels"] = labels
     return example

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
 from fakescope_cli.errors import DatasetError
 from fakescope_cli.imageio import decode_image, read_image_file
@@ -78,9 +77,8 @@ class ConversationDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         path, messages = self.items[index]
-        with Image.open(path) as image:
-            rgb = image.convert("RGB")
-        return training_example(self.processor, rgb, messages, self.max_length)
+        rgb = decode_image(path, read_image_file(path)).rgb  # as the CLI sees it: upright, alpha over white
+        return training_example(self.processor, rgb, messages, self.max_length, f"{path} (item {index})")
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fakescope_cli.errors import FakeScopeError
+from fakescope_cli.textsafe import printable
 
 if TYPE_CHECKING:
     from fakescope_cli.cache import ResultCache
@@ -32,23 +32,8 @@ EXIT_CODES_HELP = (
     "2 usage or model error; 3 some inputs could not be read (the rest were scanned; 3 wins over 1)."
 )
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
-
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def printable(text: object, keep_newlines: bool = False) -> str:
-    """Text from files or the model with control characters shown as escapes (no ANSI
-    sequences, no bidi tricks, no forged extra lines unless ``keep_newlines``)."""
-
-    def show(match: re.Match[str]) -> str:
-        char = match.group()
-        if keep_newlines and char == "\n":
-            return char
-        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-    return _CONTROL.sub(show, str(text))
 
 
 def safe(text: object, keep_newlines: bool = False) -> str:

@@ -25,9 +25,21 @@ def info() -> None:
 
 @app.command()
 def clear() -> None:
-    """Delete every cached result (the next scan analyses everything again)."""
-    from fakescope_cli.cache import ResultCache, cache_path
+    """Delete every cached result (the next scan analyses everything again); also a damaged cache."""
+    from fakescope_cli.cache import CacheError, ResultCache, cache_path, remove_cache
 
-    with domain_errors(), ResultCache(cache_path()) as cache:
-        removed = cache.clear()
-    stdout.print(f"removed {removed} cached result(s) from {safe(cache.path)}")
+    path = cache_path()
+    count: int | str = "all"
+    try:
+        with ResultCache(path) as cache:
+            count = cache.info().results
+    except CacheError:
+        pass  # damaged or locked: the files are removed all the same
+    with domain_errors():
+        try:
+            removed = remove_cache(path)
+        except OSError as exc:
+            from fakescope_cli.errors import FakeScopeError
+
+            raise FakeScopeError(f"{path}: cannot remove the results cache ({exc.strerror or exc})") from None
+    stdout.print(f"removed {count if removed else 0} cached result(s) from {safe(path)}")

@@ -33,7 +33,9 @@ from fakescope_cli.commands.scan import (
 from fakescope_cli.discovery import discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.items import CATEGORIES, NONE
+from fakescope_cli.formats import inert_cell
 from fakescope_cli.report.atomic import atomic_write
+from fakescope_cli.report.model import report_stem
 from fakescope_cli.results import ImageResult
 from fakescope_cli.scan import ScanOptions
 
@@ -81,7 +83,7 @@ def evidence(
 
 
 def write_figures(results: list[ImageResult], folder: Path) -> None:
-    """NAME.SHA8.ela.png and NAME.SHA8.spectrum.png for each image (the hash keeps names unique)."""
+    """NAME.HASH.ela.png and NAME.HASH.spectrum.png for each image (see report_stem)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -90,7 +92,7 @@ def write_figures(results: list[ImageResult], folder: Path) -> None:
     for result in results:
         if result.evidence is None or not result.evidence.figures:
             continue
-        stem = f"{Path(result.path).stem[:80]}.{(result.sha256 or 'unknown')[:8]}"
+        stem = report_stem(result.path, result.sha256)
         for name, png in result.evidence.figures.items():
             try:
                 atomic_write(folder / f"{stem}.{name}.png", png)
@@ -104,11 +106,11 @@ def print_findings(results: list[ImageResult]) -> None:
     if not stdout.is_terminal:
         lines = ["path\tverdict\tid\tcategory\tpoints_to\tstrength\tfinding"]
         for r in results:
-            path = printable(r.path).replace("\t", "\\t")
+            path = inert_cell(r.path, spreadsheet=False)
             if r.evidence is None or r.error:
                 lines.append(f"{path}\terror\t-\t-\t-\t-\t{printable(r.error or '')}")
             for item in r.evidence.items if r.evidence else []:
-                summary = printable(item.summary).replace("\t", "\\t")
+                summary = inert_cell(item.summary, spreadsheet=False)
                 verdict = r.verdict or "error"
                 lines.append(
                     f"{path}\t{verdict}\t{item.id}\t{item.category}\t{item.points_to}\t{item.strength}\t{summary}"

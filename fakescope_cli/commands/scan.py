@@ -27,7 +27,6 @@ from fakescope_cli.commands._common import (
     domain_errors,
     error_line,
     exit_code,
-    printable,
     read_trust_anchors,
     resolve_model,
     safe,
@@ -39,7 +38,7 @@ from fakescope_cli.commands._common import (
 from fakescope_cli.discovery import InputFile, discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.fusion import DEFAULT_BAND, FLAGGED, VERDICTS
-from fakescope_cli.formats import ModelRecord, csv_text, json_report, jsonl_line, run_header
+from fakescope_cli.formats import ModelRecord, csv_text, inert_cell, json_report, jsonl_line, run_header
 from fakescope_cli.results import DecodingSettings, ImageResult
 from fakescope_cli.scan import DEFAULT_THRESHOLD, ScanOptions
 
@@ -141,7 +140,7 @@ def scan(
         if not quiet:
             warn("no images found")
         raise typer.Exit(EXIT_OK)
-    with open_cache(cache) as result_cache:
+    with open_cache(cache, quiet) as result_cache:
         spec = record = None
         if not evidence_only:
             with domain_errors():
@@ -152,14 +151,20 @@ def scan(
 
 
 @contextmanager
-def open_cache(enabled: bool) -> Iterator[ResultCache | None]:
+def open_cache(enabled: bool, quiet: bool = False) -> Iterator[ResultCache | None]:
+    """The results cache, or None when disabled or unusable (then the scan runs without it)."""
     if not enabled:
         yield None
         return
-    from fakescope_cli.cache import ResultCache, cache_path
+    from fakescope_cli.cache import CacheError, ResultCache, cache_path
 
-    with domain_errors():
+    try:
         result_cache = ResultCache(cache_path())
+    except CacheError as exc:
+        if not quiet:
+            warn(f"{exc}; scanning without the cache")
+        yield None
+        return
     try:
         yield result_cache
     finally:
@@ -270,8 +275,8 @@ def print_table(results: list[ImageResult]) -> None:
     if not stdout.is_terminal:
         lines = ["path\tverdict\tp_fake\treason"]
         for r in results:
-            path = printable(r.path).replace("\t", "\\t")
-            reason = printable(r.fused.reason if r.fused else "").replace("\t", "\\t")
+            path = inert_cell(r.path, spreadsheet=False)
+            reason = inert_cell(r.fused.reason if r.fused else "", spreadsheet=False)
             p_fake = "-" if r.p_fake is None else f"{r.p_fake:.4f}"
             lines.append(f"{path}\terror\t-\t" if r.error else f"{path}\t{r.verdict}\t{p_fake}\t{reason}")
         sys.stdout.write("\n".join(lines) + "\n")

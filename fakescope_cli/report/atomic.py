@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    tag = hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    partial = path.with_name(f".{tag}.{os.getpid()}.partial")  # short: long names stay under 255 bytes
     try:
         with partial.open("wb") as fh:
             fh.write(data)

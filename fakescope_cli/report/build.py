@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from contextlib import suppress
 from pathlib import Path
 
 from fakescope_cli.engine.base import ForensicModel
@@ -65,13 +65,30 @@ def build_report(
     return report
 
 
-def complete_report(result: ImageResult, context: RunContext) -> ImageReport:
-    """A report for a result a scan already produced: file facts and a thumbnail are added."""
-    size, times = file_facts(Path(result.path))
+def complete_report(
+    result: ImageResult, context: RunContext, options: EvidenceOptions | None = None
+) -> ImageReport:
+    """A report for a result a scan already produced: file facts, a thumbnail, and the signal maps
+    when the result came from the cache without them. A file that changed since it was analysed
+    gets neither thumbnail nor maps, and a caveat saying so."""
+    path = Path(result.path)
+    size, times = file_facts(path)
     report = ImageReport(result, context, size, times)
-    if result.error is None:
-        # The file may have changed or vanished since it was scanned: then the report has no thumbnail.
-        with suppress(ImageInputError):
-            decoded = decode_image(Path(result.path), read_image_file(Path(result.path)))
-            report.thumbnail_jpeg = thumbnail(decoded.rgb)
+    if result.error is not None:
+        return report
+    try:
+        data = read_image_file(path)
+        if hashlib.sha256(data).hexdigest() != result.sha256:
+            report.notes.append(
+                "The file changed after it was analysed: its size and times here describe the new file."
+            )
+            return report
+        decoded = decode_image(path, data)
+    except ImageInputError:
+        report.notes.append("The file could no longer be read when the report was written.")
+        return report
+    report.thumbnail_jpeg = thumbnail(decoded.rgb)
+    if result.evidence is not None and not result.evidence.figures:
+        fresh = gather_evidence(path, data, decoded, options or EvidenceOptions(figures=True))
+        result.evidence.figures = fresh.figures
     return report

@@ -6,6 +6,7 @@ Renderers (JSON, HTML, Markdown) only read an :class:`ImageReport`.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
 import os
 import platform
@@ -71,6 +72,7 @@ class ImageReport:
     file_times: dict[str, str] = field(default_factory=dict)
     thumbnail_jpeg: bytes | None = None
     questions: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # caveats particular to this report
 
     @property
     def figures(self) -> dict[str, bytes]:
@@ -82,7 +84,7 @@ class ImageReport:
         return str(item.value) if item else None
 
     def caveats(self) -> list[str]:
-        notes = []
+        notes = list(self.notes)
         if self.context.model is None:
             notes.append("No model ran: the verdict rests on the file's own evidence alone.")
         else:
@@ -165,6 +167,17 @@ def thumbnail(rgb: Image.Image) -> bytes:
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
+
+
+def report_stem(path: str, sha256: str | None) -> str:
+    """NAME.CONTENT8-PATH6 for files written about an image: the name reduced to letters, digits,
+    '-' and '_' and cut to 100 bytes; the content hash and a hash of the full path keep two images
+    (or one image at two paths) apart."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(path).stem) or "image"
+    while len(name.encode("utf-8", "surrogateescape")) > 100:
+        name = name[:-1]
+    where = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return f"{name}.{(sha256 or 'unread')[:8]}-{where}"
 
 
 def display_name(path: str) -> str:

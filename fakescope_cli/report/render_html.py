@@ -9,14 +9,13 @@ import base64
 import hashlib
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
 from fakescope_cli.evidence.fusion import VERDICTS
-from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, RunContext, display_name
+from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, RunContext, display_name, report_stem
 from fakescope_cli.report.rows import custody_rows, sorted_items
 from fakescope_cli.results import ImageResult
 
@@ -160,7 +159,4 @@ def render_index_html(results: list[ImageResult], links: dict[str, str], context
 
 
 def report_file_name(result: ImageResult, extension: str) -> str:
-    """NAME.SHA8.EXT with NAME reduced to safe characters (the hash keeps names unique)."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(result.path).stem)[:80] or "image"
-    tag = (result.sha256 or hashlib.sha256(result.path.encode()).hexdigest())[:8]
-    return f"{stem}.{tag}.{extension}"
+    return f"{report_stem(result.path, result.sha256)}.{extension}"

@@ -24,12 +24,12 @@ def write_image_report(report: ImageReport, folder: Path, formats: tuple[str, ..
             text = render_image_markdown(report)
         else:
             text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        atomic_write(target, text.encode("utf-8"))
+        atomic_write(target, text.encode("utf-8", "backslashreplace"))
         written.append(target)
     return written
 
 
 def write_index(results: list[ImageResult], links: dict[str, str], context: RunContext, folder: Path) -> Path:
     target = folder / "index.html"
-    atomic_write(target, render_index_html(results, links, context).encode("utf-8"))
+    atomic_write(target, render_index_html(results, links, context).encode("utf-8", "backslashreplace"))
     return target

@@ -4,6 +4,7 @@ evaluation on both the PyTorch checkpoint and the GGUF export."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -165,3 +166,60 @@ def test_lora_on_a_llava_checkpoint(tmp_path: Path) -> None:
     result = run_sft(load_config(_config(tmp_path, checkpoint, max_steps=6, save_steps=6)))
     assert result.losses[-1] < result.losses[0]  # measured: 6.5 -> 3.5 in 8 steps
     assert result.gguf is not None and result.gguf.is_file()
+
+
+def test_labels_cover_only_the_assistant_words(tmp_path: Path) -> None:
+    """LLaVA's template glues an answer to the next "USER:": that turn must not leak into the labels."""
+    from PIL import Image
+
+    from conversion.synthetic_llava import build_tiny_llava
+    from train.hf_model import load_model, messages_from_llava, training_example
+
+    processor, _ = load_model(build_tiny_llava(tmp_path / "llava"))
+    turns = [
+        {"from": "human", "value": "<image>\nIs this image real or fake?"},
+        {"from": "gpt", "value": "fake"},
+        {"from": "human", "value": "Why?"},
+        {"from": "gpt", "value": "the texture shows a pattern"},
+    ]
+    example = training_example(processor, Image.new("RGB", (32, 32)), messages_from_llava(turns), 4096)
+    spans, current = [], []
+    for token, label in zip(example["input_ids"].tolist(), example["labels"].tolist(), strict=True):
+        if label != -100:
+            current.append(token)
+        elif current:
+            spans.append(processor.tokenizer.decode(current))
+            current = []
+    if current:
+        spans.append(processor.tokenizer.decode(current))
+    assert [span.strip() for span in spans] == ["fake", "the texture shows a pattern"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("grad_accum = 0", "train.grad_accum must be above 0"),
+        ('lora_targets = "q_proj"', "train.lora_targets' must be list[str]"),
+        ("epochs = true", "train.epochs' must be float"),
+    ],
+)
+def test_config_values_are_checked_before_loading(
+    tmp_path: Path, tiny_checkpoint: Path, setting, message
+) -> None:
+    _conversations(tmp_path, 2)
+    path = _config(tmp_path, tiny_checkpoint)
+    path.write_text(path.read_text().replace("[train]", f"[train]\n{setting}"))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(path)
+
+
+def test_export_settings_are_checked_before_training(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    _conversations(tmp_path, 2)
+    path = _config(tmp_path, tiny_checkpoint)
+    text = path.read_text()
+    path.write_text(text.replace('outtype = "f32"', 'outtype = "q5_k"'))
+    with pytest.raises(ConfigError, match="export.outtype"):
+        load_config(path)
+    path.write_text(text.replace('name = "tiny-sft"', 'name = "a/b"'))
+    with pytest.raises(ConfigError, match="export.name"):
+        load_config(path)
