@@ -123,21 +123,26 @@ def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
     return BpeVocab(tokens, types, merges, pre, special_ids, add_bos)
 
 
-def write_bpe_vocab(writer: gguf.GGUFWriter, vocab: BpeVocab, chat_template: str | None) -> None:
-    writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre(vocab.pre)
-    writer.add_token_list(vocab.tokens)
-    writer.add_token_types(vocab.types)
-    writer.add_token_merges(vocab.merges)
+def _write_special_ids(writer: gguf.GGUFWriter, special_ids: dict[str, int], add_bos: bool) -> None:
+    """The bos/eos/unk/pad ids a tokenizer names, and whether a BOS is prepended."""
     setters = {
         "bos": writer.add_bos_token_id,
         "eos": writer.add_eos_token_id,
         "unk": writer.add_unk_token_id,
         "pad": writer.add_pad_token_id,
     }
-    for role, token_id in vocab.special_ids.items():
+    for role, token_id in special_ids.items():
         setters[role](token_id)
-    writer.add_add_bos_token(vocab.add_bos)
+    writer.add_add_bos_token(add_bos)
+
+
+def write_bpe_vocab(writer: gguf.GGUFWriter, vocab: BpeVocab, chat_template: str | None) -> None:
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre(vocab.pre)
+    writer.add_token_list(vocab.tokens)
+    writer.add_token_types(vocab.types)
+    writer.add_token_merges(vocab.merges)
+    _write_special_ids(writer, vocab.special_ids, vocab.add_bos)
     if chat_template:
         writer.add_chat_template(chat_template)
 
@@ -243,15 +248,7 @@ def write_spm_vocab(writer: gguf.GGUFWriter, vocab: SpmVocab, chat_template: str
     writer.add_token_list(vocab.tokens)
     writer.add_token_scores(vocab.scores)
     writer.add_token_types(vocab.types)
-    setters = {
-        "bos": writer.add_bos_token_id,
-        "eos": writer.add_eos_token_id,
-        "unk": writer.add_unk_token_id,
-        "pad": writer.add_pad_token_id,
-    }
-    for role, token_id in vocab.special_ids.items():
-        setters[role](token_id)
-    writer.add_add_bos_token(vocab.add_bos)
+    _write_special_ids(writer, vocab.special_ids, vocab.add_bos)
     writer.add_add_eos_token(False)
     writer.add_add_space_prefix(vocab.add_space_prefix)
     if chat_template:
