@@ -20,8 +20,8 @@ MAX_TILES = 256
 PEAK_THRESHOLD_DB = 12.0
 LIMITS = (
     "Resizing, screenshots, halftone prints, fabric and other regular textures also make periodic "
-    "peaks; JPEG's 8x8 grid does too (those frequencies are left out for JPEG files). A hint, "
-    "never proof."
+    "peaks; JPEG's 8x8 grid does too (on JPEG files its frequencies are left out, except the x2 "
+    "upsampling frequency 1/2, measured above the grid's own level there). A hint, never proof."
 )
 
 
@@ -57,6 +57,32 @@ def _local_median(values: np.ndarray, size: int = 5) -> np.ndarray:
     return np.asarray(median_filter(values, size=size, mode="wrap"))
 
 
+# Indices (after fftshift) of frequency f: TILE // 2 + f * TILE; -1/2 is index 0.
+_CENTRE, _STEP = TILE // 2, TILE // 8
+# The period-2 points (x2 upsampling) and, for each, the 8x8-grid harmonics k/8 (k = 1..3) in the
+# same direction: what the JPEG block grid alone puts near there.
+_NYQUIST = [
+    ((_CENTRE, 0), [(_CENTRE, _CENTRE + k * _STEP) for k in (1, 2, 3)]),
+    ((0, _CENTRE), [(_CENTRE + k * _STEP, _CENTRE) for k in (1, 2, 3)]),
+    ((0, 0), [(_CENTRE + k * _STEP, _CENTRE + sign * k * _STEP) for k in (1, 2, 3) for sign in (1, -1)]),
+]
+
+
+def _above_block_grid(excess: np.ndarray) -> list[tuple[float, float, float]]:
+    """Period-2 peaks of a JPEG, measured above the level of the block grid's own harmonics.
+
+    The 8x8 grid puts peaks of similar size at every multiple of 1/8 cycle/pixel, 1/2 included; an
+    x2 upsampling layer puts a far stronger one at 1/2 alone (and sidebands at 1/2 - k/8 where
+    JPEG modulates it). So the excess at 1/2 is reduced by the weakest grid harmonic in the same
+    direction (the one its sidebands raised least), when that is positive.
+    """
+    out = []
+    for (row, col), harmonics in _NYQUIST:
+        grid_level = max(0.0, min(float(excess[r, c]) for r, c in harmonics))
+        out.append(((col - _CENTRE) / TILE, (row - _CENTRE) / TILE, float(excess[row, col]) - grid_level))
+    return out
+
+
 def residual_spectrum(gray: np.ndarray, jpeg_grid: bool, want_figure: bool = False) -> SpectrumResult | None:
     """None when the image is smaller than one tile."""
     if gray.shape[0] < TILE + 2 or gray.shape[1] < TILE + 2:
@@ -86,13 +112,16 @@ def residual_spectrum(gray: np.ndarray, jpeg_grid: bool, want_figure: bool = Fal
             (np.abs(fx * 8 - np.round(fx * 8)) <= 1.5 * 8 / TILE)
             & (np.abs(fy * 8 - np.round(fy * 8)) <= 1.5 * 8 / TILE)
         )
-    masked = np.where(mask & (fy >= 0), excess, -np.inf)  # the spectrum is symmetric: one half
+    # The spectrum is symmetric: one half-plane, plus the fy = -1/2 row (its own mirror image).
+    masked = np.where(mask & ((fy >= 0) | (fy == frequencies[0])), excess, -np.inf)
     order = np.argsort(masked, axis=None)[::-1][:3]
     peaks = [
         (float(fx.flat[i]), float(fy.flat[i]), float(masked.flat[i]))
         for i in order
         if np.isfinite(masked.flat[i])
     ]
+    if jpeg_grid:
+        peaks = sorted(peaks + _above_block_grid(excess), key=lambda peak: -peak[2])[:3]
     figure = None
     if want_figure:
         log_power = 10 * np.log10(np.fft.fftshift(power) / len(tiles) + 1e-12)

@@ -62,3 +62,45 @@ def test_spectrum_sees_transposed_convolution_upsampling(gather, sample) -> None
 
 def test_spectrum_of_small_image_is_skipped() -> None:
     assert residual_spectrum(np.zeros((32, 500), np.float32), jpeg_grid=False) is None
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def _half(sample: str) -> Image.Image:
+    image = Image.open(SAMPLES / sample).convert("RGB")
+    return image.resize((image.width // 2, image.height // 2), Image.Resampling.LANCZOS)
+
+
+@pytest.mark.parametrize("quality", [70, 95])
+@pytest.mark.parametrize("sample", ["astronaut.png", "rocket.jpg"])
+def test_spectrum_sees_upsampling_through_jpeg(gather, sample, quality) -> None:
+    # The x2 frequency 1/2 is also a JPEG grid frequency: it must be judged above the grid, not hidden.
+    upsampled = upsampled_like_a_generator(_half(sample), seed=2)
+    item = only(gather(_jpeg(upsampled, quality), "up.jpg"), "signal.spectrum")
+    assert item.value["peak_db"] >= PEAK_THRESHOLD_DB + 5 and item.points_to == POINTS_AI
+    x, y, _ = item.value["peaks"][0]
+    assert max(abs(x), abs(y)) == pytest.approx(0.5, abs=0.02)
+
+
+@pytest.mark.parametrize("quality", [30, 70, 95])
+@pytest.mark.parametrize("sample", ["chelsea.png", "coffee.png", "rocket.jpg"])
+def test_spectrum_real_photos_resaved_as_jpeg_stay_below_the_hint(gather, sample, quality) -> None:
+    photo_jpeg = _jpeg(Image.open(SAMPLES / sample).convert("RGB"), quality)
+    item = only(gather(photo_jpeg, "real.jpg", signals=True), "signal.spectrum")
+    assert item.value["peak_db"] < PEAK_THRESHOLD_DB - 2 and item.points_to == "neutral"
+
+
+def test_spectrum_sees_vertical_only_upsampling() -> None:
+    # The fy = -1/2 row is its own mirror image and belongs to the half-plane searched.
+    rows = np.asarray(_half("coffee.png").convert("L"), dtype=np.float32)
+    zeros = np.zeros((rows.shape[0] * 2, rows.shape[1]), np.float32)
+    zeros[::2] = rows
+    stretched = zeros + 0.7 * np.roll(zeros, 1, axis=0) + 1.3 * np.roll(zeros, -1, axis=0)
+    result = residual_spectrum(stretched, jpeg_grid=False)
+    assert result is not None and result.peak_db >= PEAK_THRESHOLD_DB
+    x, y, _ = result.peaks[0]
+    assert abs(y) == pytest.approx(0.5) and x == pytest.approx(0.0, abs=0.02)
