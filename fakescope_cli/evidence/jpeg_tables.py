@@ -256,9 +256,11 @@ DOUBLE_JPEG_THRESHOLD = 0.6
 
 def double_quantization_finding(score: float | None) -> EvidenceItem:
     limits = (
-        "Sees an earlier compression at a lower quality than the last, on the same 8x8 grid; cropping or "
-        "resizing in between, or an earlier higher quality, "
-        "hides it, and very smooth images give no answer."
+        "Sees an earlier save at a lower quality than the last (say 60, then 90), on the same 8x8 grid. "
+        "It cannot show an earlier save at a higher quality (say 90, then 70, the usual path of a "
+        "re-shared image): the coarser last quantization leaves only a faint pattern that single "
+        "saves also show by chance. Cropping or resizing in between hides any earlier save, and very "
+        "smooth images give no answer."
     )
     if score is None:
         return EvidenceItem(
@@ -273,8 +275,8 @@ def double_quantization_finding(score: float | None) -> EvidenceItem:
     return EvidenceItem(
         "jpeg.double_compression",
         "signal",
-        f"DCT histograms {'show' if hinted else 'do not show'} the periodic pattern of a second JPEG "
-        f"compression (periodicity {score:.2f}, hint at {DOUBLE_JPEG_THRESHOLD})",
+        f"DCT histograms {'show' if hinted else 'do not show'} the periodic pattern of an earlier JPEG "
+        f"save at a lower quality (periodicity {score:.2f}, hint at {DOUBLE_JPEG_THRESHOLD})",
         round(score, 4),
         unit="relative roughness",
         points_to=POINTS_EDITED if hinted else POINTS_NEUTRAL,

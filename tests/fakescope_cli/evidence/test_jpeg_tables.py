@@ -59,3 +59,20 @@ def test_png_has_no_jpeg_findings(gather) -> None:
     photo().save(buffer, format="PNG")
     report = gather(buffer.getvalue(), "p.png")
     assert not [i for i in report.items if i.id.startswith("jpeg.")]
+
+
+@pytest.mark.parametrize("quality", [60, 75, 95])
+@pytest.mark.parametrize("sample", ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg"])
+def test_single_saves_of_real_photos_are_not_double(gather, sample, quality) -> None:
+    image = Image.open(SAMPLES / sample).convert("RGB")
+    item = only(gather(jpeg_bytes(image, quality=quality), "single.jpg"), "jpeg.double_compression")
+    assert item.points_to == "neutral" and item.value < 0.5
+
+
+@pytest.mark.parametrize("sample", ["astronaut.png", "coffee.png"])
+def test_higher_quality_first_is_a_stated_limit(gather, sample) -> None:
+    # 90 then 70 leaves too faint a trace to tell from a single save: neutral, and the limits say so.
+    image = Image.open(SAMPLES / sample).convert("RGB")
+    item = only(gather(_resave(jpeg_bytes(image, quality=90), 70), "double.jpg"), "jpeg.double_compression")
+    assert item.points_to == "neutral" and "lower quality" in item.summary
+    assert "cannot show an earlier save at a higher quality" in (item.limits or "")
