@@ -2,7 +2,9 @@
 
 Recognises AUTOMATIC1111 / Forge `parameters`, ComfyUI `prompt` / `workflow`, InvokeAI,
 NovelAI, Fooocus and Midjourney text, and generator names in software fields (EXIF Software,
-XMP CreatorTool and history). Reports the generator, and the model and seed where written.
+XMP CreatorTool and history). Reports the generator, and the model and seed where written. A
+value that names an editor (Photoshop with Firefly's Generative Fill, an AI plugin for GIMP) is
+read as the editor: its generative features edit part of a picture.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from fakescope_cli.evidence.exif import EDITORS
 from fakescope_cli.evidence.items import POINTS_AI, STRONG, EvidenceItem
 from fakescope_cli.evidence.text import clean_text, short
 
@@ -23,12 +26,20 @@ LIMITS = (
 
 # Generator names as they appear in software-like fields (EXIF Software/Make/Model, XMP CreatorTool,
 # history agents, PNG Software). Free-text fields are not searched for names: a prompt that mentions
-# "Midjourney" is not a declaration.
+# "Midjourney" is not a declaration. Names that are also ordinary words or other products need their
+# maker or a version: "Firefly 8SE" is an action camera, "Gemini PDA" a phone, "imagen" Spanish.
 SOFTWARE_NAMES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"midjourney", re.I), "Midjourney"),
     (re.compile(r"\bdall.{0,3}e\b|openai|chatgpt|gpt-4o|gpt-image", re.I), "OpenAI (DALL·E / GPT image)"),
-    (re.compile(r"\bfirefly\b", re.I), "Adobe Firefly"),
-    (re.compile(r"\bimagen\b|\bgemini\b|made with google ai|nano banana", re.I), "Google Imagen / Gemini"),
+    (re.compile(r"\badobe[\s_-]?firefly\b|\bfirefly[\s_-]image[\s_-]?\d", re.I), "Adobe Firefly"),
+    (
+        re.compile(
+            r"\bgoogle[\s_-]?(gemini|imagen)\b|\b(gemini|imagen)[\s_-]?\d(\.\d+)?\b|made with google ai|"
+            r"nano[\s_-]?banana",
+            re.I,
+        ),
+        "Google Imagen / Gemini",
+    ),
     (re.compile(r"novelai", re.I), "NovelAI"),
     (
         re.compile(r"stable[\s-]?diffusion|sdxl|automatic1111|stable-diffusion-webui", re.I),
@@ -155,7 +166,14 @@ def find_declarations(
     return found
 
 
+# Editors whose generative features (Photoshop's Generative Fill, which runs Firefly; AI plugins for
+# GIMP or Krita) change part of an image: a value naming one is read as that editor, not a generator.
+_EDITOR = re.compile(rf"\b(?:{EDITORS.pattern}|illustrator|adobe express)\b", re.I)
+
+
 def _from_software(value: str, location: str) -> Declaration | None:
+    if _EDITOR.search(value):
+        return None
     for pattern, name in SOFTWARE_NAMES:
         if pattern.search(value):
             return Declaration(name, location, detail=_str(value))

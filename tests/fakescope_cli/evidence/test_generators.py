@@ -141,3 +141,40 @@ def test_jpeg_comment_with_comfy_graph_is_not_a_declaration_without_a_key(gather
 )
 def test_negative_cases(gather, texts) -> None:
     assert "generator.declared" not in ids(gather(png_bytes(texts=texts), "n.png", signals=False))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "generator"),
+    [
+        ("Software", "Adobe Firefly Image 3", "Adobe Firefly"),
+        ("Software", "Google Gemini", "Google Imagen / Gemini"),
+        ("Software", "Gemini 2.5 Flash Image", "Google Imagen / Gemini"),
+        ("Software", "Imagen 4", "Google Imagen / Gemini"),
+        ("Software", "OpenAI gpt-image-1", "OpenAI (DALL·E / GPT image)"),
+        ("Software", "ChatGPT", "OpenAI (DALL·E / GPT image)"),
+        # An editor's generative features edit part of a picture: the editor, not a generator.
+        ("Software", "Adobe Photoshop 25.0 (Firefly)", None),
+        ("Software", "Adobe Photoshop 26.1 (Windows) Generative Fill, Firefly Image 3", None),
+        ("Software", "GIMP 2.10 OpenAI plugin", None),
+        ("Software", "Krita AI Diffusion (Stable Diffusion XL)", None),
+        ("Software", "Adobe Express (Adobe Firefly)", None),
+        # Other products and plain words that share a generator's name.
+        ("Model", "Firefly 8SE", None),  # an action camera
+        ("Model", "Gemini PDA", None),  # a phone
+        ("Software", "Editor de imagen", None),
+        ("Software", "Gemini photo cleaner", None),
+    ],
+)
+def test_software_names_are_read_precisely(gather, field, value, generator) -> None:
+    exif = camera_exif(make="Hawkeye" if field == "Model" else "", model="", maker_note=False)
+    exif[0x0110 if field == "Model" else 0x0131] = value
+    report = gather(jpeg_bytes(exif=exif), "s.jpg", signals=False)
+    declared = [item.value["generator"] for item in report.items if item.id == "generator.declared"]
+    assert declared == ([generator] if generator else [])
+
+
+def test_editor_with_generative_fill_in_xmp_is_not_a_generator(gather) -> None:
+    tool = "Adobe Photoshop 25.0 (Firefly)"
+    data = jpeg_with_xmp(xmp_packet(xmp_description(creator_tool=tool, agents=(tool,))))
+    report = gather(data, "fill.jpg", signals=False)
+    assert "generator.declared" not in ids(report) and "xmp.history" in ids(report)
