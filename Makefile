@@ -46,13 +46,15 @@ $(DEV_STAMP): pyproject.toml $(LLAMA_STAMP) | $(BIN)/python
 	$(BIN)/python -m pip install -e ".[train,dev]"
 	touch $@ $(RUN_STAMP)
 
-# The main job: scan the bundled sample photographs. Exit codes 1 (flagged) and 3 (unreadable
-# input) are results, not failures of `make run`. Without a model the scan says so, and the file
-# evidence (which needs no model) is shown instead.
+# The main job: scan the bundled sample photographs, with the first model found (the bundled
+# models/fakescope-mini/ last; its caveat is printed below the table). Exit codes 1 (flagged) and
+# 3 (unreadable input) are results, not failures of `make run`. Without a usable model (none
+# installed, or the bundled one fails its manifest check) the scan says so with one error line,
+# and the file evidence (which needs no model) is shown instead.
 run: $(RUN_STAMP)
 	@$(BIN)/fakescope scan samples; rc=$$?; \
 	if [ $$rc -eq 2 ]; then \
-		echo "make run: no model is installed, so nothing was scored; file evidence alone follows (README.md, 'Models')." >&2; \
+		echo "make run: no usable model (see the line above), so nothing was scored; file evidence alone follows (README.md, 'Models')." >&2; \
 		$(BIN)/fakescope evidence samples; rc=$$?; \
 	fi; \
 	[ $$rc -le 3 ]

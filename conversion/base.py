@@ -21,6 +21,7 @@ import numpy as np
 
 from conversion import CONVERTER_VERSION
 from conversion.checkpoint import Checkpoint
+from fakescope_cli.card import ModelCard
 from fakescope_cli.errors import ConversionError
 from fakescope_cli.profile import ModelProfile
 
@@ -89,6 +90,11 @@ def add_profile(writer: gguf.GGUFWriter, profile: ModelProfile) -> None:
             writer.add_string(key, value)
 
 
+def add_card(writer: gguf.GGUFWriter, card: ModelCard | None) -> None:
+    for key, value in (card.to_metadata() if card else {}).items():
+        writer.add_string(key, value)
+
+
 def write_gguf(writer: gguf.GGUFWriter, plan: Sequence[TensorPlan], checkpoint: Checkpoint) -> None:
     """Write the header from ``plan``, then stream each tensor from the checkpoint to the file."""
     for item in plan:
@@ -149,11 +155,13 @@ class ArchitectureExporter(ABC):
 
     text_arch = gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA]
     warnings: tuple[str, ...] = ()  # facts about running the result that the user must know
+    card: ModelCard | None = None  # written into the text GGUF after the architecture's metadata
 
     def write_text(self, path: Path) -> list[TensorPlan]:
         plan = self.text_plan()
         writer = gguf.GGUFWriter(path, arch=self.text_arch)
         self.text_metadata(writer)
+        add_card(writer, self.card)
         write_gguf(writer, plan, self.checkpoint)
         return plan
 

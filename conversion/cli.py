@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from conversion.registry import supported_architectures
+from fakescope_cli.card import load_card_toml
 from fakescope_cli.errors import FakeScopeError
 from fakescope_cli.profile import load_profile_toml
 
@@ -57,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="profile TOML (judge prompt, label words ...) or a bundled one: "
         + ", ".join(bundled_profiles()),
     )
+    export.add_argument(
+        "--card",
+        type=Path,
+        help="model card TOML: caveat (one line, shown with every output) and limits (a paragraph); "
+        "default: fakescope-card.toml in the checkpoint folder, if there is one",
+    )
     export.add_argument("--dry-run", action="store_true", help="print the tensor plan; write nothing")
     sub.add_parser("list", help="supported architectures")
     inspect = sub.add_parser("inspect", help="metadata and tensors of a GGUF file")
@@ -95,8 +102,9 @@ def _run(args: argparse.Namespace) -> int:
 
     quant = args.quant or args.outtype or "f16"
     profile = load_profile_toml(resolve_profile(args.profile)) if args.profile else None
+    card = load_card_toml(args.card) if args.card else None
     if args.dry_run:
-        _print_plan(plan_export(args.checkpoint, quant=quant, profile=profile))
+        _print_plan(plan_export(args.checkpoint, quant=quant, profile=profile, card=card))
         return 0
     if args.out is None:
         sys.stderr.write("error: --out is required (or use --dry-run)\n")
@@ -108,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
         quant=quant,
         profile=profile,
         mmproj_quant=args.mmproj_quant,
+        card=card,
     )
     for warning in result.warnings:
         sys.stderr.write(f"warning: {warning}\n")

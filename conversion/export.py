@@ -22,6 +22,7 @@ from conversion.base import ArchitectureExporter, TensorPlan
 from conversion.checkpoint import Checkpoint
 from conversion.quantize import QUANT_TYPES, quantize_text_gguf
 from conversion.registry import exporter_for
+from fakescope_cli.card import CARD_FILE, ModelCard, load_card_toml
 from fakescope_cli.errors import ConversionError
 from fakescope_cli.models import file_sha256
 from fakescope_cli.profile import DEFAULT_PROFILE, ModelProfile
@@ -59,20 +60,35 @@ def _float_type(quant: str) -> str:
 
 
 def _open(
-    checkpoint_dir: Path, quant: str, profile: ModelProfile | None, hash_source: bool = True
+    checkpoint_dir: Path,
+    quant: str,
+    profile: ModelProfile | None,
+    card: ModelCard | None = None,
+    hash_source: bool = True,
 ) -> tuple[Checkpoint, ArchitectureExporter]:
     float_type = _float_type(quant)
     checkpoint = Checkpoint.open(checkpoint_dir)
     exporter_cls = exporter_for(checkpoint.architecture)
     digest = checkpoint.sha256() if hash_source else "0" * 64  # a dry run reads no tensor data
     exporter = exporter_cls(checkpoint, float_type, profile or DEFAULT_PROFILE, digest)
+    exporter.card = card if card is not None else checkpoint_card(checkpoint.root)
     return checkpoint, exporter
 
 
+def checkpoint_card(checkpoint_dir: Path) -> ModelCard | None:
+    """The card file kept beside the weights (``fakescope-card.toml``), if there is one."""
+    path = checkpoint_dir / CARD_FILE
+    return load_card_toml(path) if path.is_file() else None
+
+
 def plan_export(
-    checkpoint_dir: Path, *, quant: str = "f16", profile: ModelProfile | None = None
+    checkpoint_dir: Path,
+    *,
+    quant: str = "f16",
+    profile: ModelProfile | None = None,
+    card: ModelCard | None = None,
 ) -> ExportPlan:
-    checkpoint, exporter = _open(checkpoint_dir, quant, profile, hash_source=False)
+    checkpoint, exporter = _open(checkpoint_dir, quant, profile, card, hash_source=False)
     plans = exporter.check()
     return ExportPlan(checkpoint.architecture, quant, _float_type(quant), plans["text"], plans["mmproj"])
 
@@ -97,14 +113,16 @@ def export_checkpoint(
     outtype: str | None = None,
     profile: ModelProfile | None = None,
     mmproj_quant: str | None = None,
+    card: ModelCard | None = None,
 ) -> ExportResult:
     """Convert ``checkpoint_dir``. ``quant`` is f32, f16, q8_0 or q4_k_m (``outtype`` is its
     older name, kept for f32/f16); ``mmproj_quant`` q8_0 quantizes the projector too (default:
-    it stays f16, or f32 with ``quant`` f32)."""
+    it stays f16, or f32 with ``quant`` f32). ``card`` defaults to the checkpoint's
+    ``fakescope-card.toml`` when it has one."""
     quant = quant or outtype or "f16"
     if mmproj_quant not in (None, "f16", "q8_0") or (mmproj_quant == "f16" and quant == "f32"):
         raise ConversionError(f"unsupported projector type {mmproj_quant!r} here; choose f16 or q8_0")
-    checkpoint, exporter = _open(checkpoint_dir, quant, profile)
+    checkpoint, exporter = _open(checkpoint_dir, quant, profile, card)
     exporter.check()  # plans, vocabulary, processor: fail before anything is written
 
     stem = name or checkpoint.root.name
@@ -170,7 +188,7 @@ def _manifest(
             "bytes": written.stat().st_size,
         }
 
-    return {
+    manifest: dict[str, object] = {
         "format": MANIFEST_FORMAT,
         "name": stem,
         "architecture": checkpoint.architecture,
@@ -186,3 +204,6 @@ def _manifest(
             "mmproj": entry(mmproj, mmproj_partial, types[1]),
         },
     }
+    if exporter.card is not None:
+        manifest["card"] = asdict(exporter.card)
+    return manifest

@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakescope_cli.card import write_synthetic_card
+
 # SmolVLM's chat format: "<|im_start|>User:<image>question<end_of_utterance>\nAssistant:"
 CHAT_TEMPLATE = (
     "<|im_start|>{% for message in messages %}"
@@ -203,6 +205,7 @@ def build_tiny_idefics3(out_dir: Path, shape: TinyShape = TinyShape(), seed: int
         chat_template=CHAT_TEMPLATE,
     )
     processor.save_pretrained(out_dir)
+    write_synthetic_card(out_dir)
     (out_dir / "TINY_RANDOM_MODEL.txt").write_text(
         json.dumps({"warning": "random weights; for tests only", "seed": seed})
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conversion.synthetic import _WORDS
+from fakescope_cli.card import write_synthetic_card
 
 # LLaVA-1.5 / Vicuna prompt format as llava-hf's processors render it.
 CHAT_TEMPLATE = (
@@ -171,6 +172,7 @@ def build_tiny_llava(out_dir: Path, shape: TinyLlavaShape = TinyLlavaShape(), se
         num_additional_image_tokens=1,
     )
     processor.save_pretrained(out_dir)
+    write_synthetic_card(out_dir)
     (out_dir / "TINY_RANDOM_MODEL.txt").write_text(
         json.dumps({"warning": "random weights; for tests only", "seed": seed})
     )

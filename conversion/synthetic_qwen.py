@@ -14,6 +14,7 @@ from pathlib import Path
 from conversion.synthetic import _WORDS
 from conversion.synthetic_llava import CLIP_MEAN, CLIP_STD
 from conversion.vocab import QWEN2_PATTERN
+from fakescope_cli.card import write_synthetic_card
 
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -165,6 +166,7 @@ def build_tiny_qwen25vl(out_dir: Path, shape: TinyQwenShape = TinyQwenShape(), s
     # The processor class also wants a video processor (torchvision); the image processor's own
     # file is what the converter and the tests read.
     image_processor.save_pretrained(out_dir)
+    write_synthetic_card(out_dir)
     (out_dir / "TINY_RANDOM_MODEL.txt").write_text(
         json.dumps({"warning": "random weights; for tests only", "seed": seed})
     )

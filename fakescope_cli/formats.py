@@ -41,6 +41,7 @@ class ModelRecord:
     judge_prompt: str
     text_file_type: str | None = None
     mmproj_file_type: str | None = None
+    caveat: str | None = None  # the model card's one line (fakescope.card.caveat), made safe
 
 
 def run_header(
@@ -73,6 +74,7 @@ def jsonl_line(result: ImageResult, model: ModelRecord | None) -> str:
     data["schema"] = RESULT_SCHEMA
     data["model_sha256"] = model.text_sha256 if model else None
     data["mmproj_sha256"] = model.mmproj_sha256 if model else None
+    data["model_caveat"] = model.caveat if model else None
     return json.dumps(data, ensure_ascii=False)
 
 

@@ -1,8 +1,9 @@
 """Find and validate a model pair (text GGUF + mmproj GGUF).
 
 Lookup order, first hit wins: ``--model/--mmproj`` flags, ``FAKESCOPE_MODEL`` /
-``FAKESCOPE_MMPROJ``, the config file (``model = ...``, ``mmproj = ...``), then the default
-models folders (see :func:`fakescope_cli.paths.models_dirs`).
+``FAKESCOPE_MMPROJ``, the config file (``model = ...``, ``mmproj = ...``), the default
+models folders (see :func:`fakescope_cli.paths.models_dirs`), and last the model bundled with a
+source checkout (``models/fakescope-mini/``), checked against its manifest's SHA-256.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,11 +78,63 @@ def _read_config(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
 
 
+def _bundled_model(mmproj: Path | None, digest: Callable[[Path], str]) -> ModelFiles | None:
+    """The bundled default model; when a manifest is there, every file must match it."""
+    from fakescope_cli.install import MANIFEST_SUFFIX, MAX_MANIFEST_BYTES, parse_manifest
+
+    folder = paths.bundled_model_dir()
+    if not folder.is_dir():
+        return None
+    found_by = f"bundled model {folder}"
+    manifests = sorted(folder.glob("*" + MANIFEST_SUFFIX))
+    if not manifests:
+        pair = _pair_in_folder(folder)
+        return None if pair is None else ModelFiles(pair[0], mmproj or pair[1], found_by)
+    if len(manifests) > 1:
+        raise ModelFileError(f"{folder}: several manifests; the bundled folder holds one model")
+    manifest_path = manifests[0]
+    try:
+        with manifest_path.open("rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ModelFileError(f"{manifest_path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{manifest_path}: too large for a manifest")
+    chosen: dict[str, Path] = {}
+    for entry in parse_manifest(data, str(manifest_path)).files:
+        path = folder / entry.file
+        if not path.is_file():
+            raise ModelFileError(f"{path}: missing, but the bundled model's {manifest_path.name} lists it")
+        try:
+            if _is_lfs_pointer(path):
+                raise ModelFileError(f"{path}: a Git LFS pointer, not the model; run 'git lfs pull'")
+            size = path.stat().st_size
+            actual = digest(path) if entry.size in (None, size) else None
+        except OSError as exc:
+            raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if actual != entry.sha256:
+            found = f"SHA-256 {actual[:16]}..." if actual else f"{size} bytes"
+            raise ModelFileError(
+                f"{path}: {found} does not match {manifest_path.name}; the bundled model is damaged or "
+                "was replaced (restore it, or pass --model)"
+            )
+        chosen[entry.kind] = path
+    return ModelFiles(chosen["text"], mmproj or chosen["mmproj"], found_by)
+
+
+def _is_lfs_pointer(path: Path) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(24) == b"version https://git-lfs."
+
+
 def locate_model(
     model: Path | None = None,
     mmproj: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    digest: Callable[[Path], str] | None = None,
 ) -> ModelFiles:
+    """The model pair to use (see the module docstring for the order); ``digest`` hashes a file
+    (default :func:`file_sha256`; a scan passes its cache's)."""
     env = os.environ if environ is None else environ
     if model is not None:
         return _resolve(model, mmproj, "--model")
@@ -106,6 +159,9 @@ def locate_model(
             pair = _pair_in_folder(folder)
             if pair is not None:
                 return ModelFiles(pair[0], mmproj or pair[1], f"models folder {folder}")
+    bundled = _bundled_model(mmproj, digest or file_sha256)
+    if bundled is not None:
+        return bundled
     raise ModelNotFoundError(
         "no model found. Pass --model FILE.gguf (and --mmproj), set FAKESCOPE_MODEL, add "
         f"'model = \"...\"' to {config_path}, or put a model pair in one of: {', '.join(searched)}. "

@@ -47,9 +47,21 @@ def config_file() -> Path:
     return Path(override) if override else config_dir() / "config.toml"
 
 
+def source_root() -> Path:
+    """The folder above the package: the repository root in a source checkout."""
+    return Path(__file__).resolve().parent.parent
+
+
 def models_dirs() -> list[Path]:
-    """Default model folders, searched in order: the user's models folder, then the bundled one."""
+    """Default model folders, searched in order: the user's models folder, then the repository's."""
     override = os.environ.get("FAKESCOPE_MODELS_DIR")
     user = Path(override) if override else data_dir() / "models"
-    bundled = Path(__file__).resolve().parent.parent / "models"
-    return [user, bundled]
+    return [user, source_root() / "models"]
+
+
+BUNDLED_MODEL = "fakescope-mini"
+
+
+def bundled_model_dir() -> Path:
+    """The default model shipped in a source checkout, searched last."""
+    return source_root() / "models" / BUNDLED_MODEL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -144,12 +144,12 @@ def resolve_model(
     from fakescope_cli.pipeline import ModelSpec
     from fakescope_cli.profile import profile_from_metadata
 
-    files = locate_model(model, mmproj)
+    digest = cache.file_sha256 if cache is not None else file_sha256
+    files = locate_model(model, mmproj, digest=digest)
     validated = validate_pair(files)
     n_ctx_train = validated.text.metadata.get(f"{validated.text.architecture}.context_length")
     if isinstance(n_ctx_train, int) and 0 < n_ctx_train < n_ctx:
         n_ctx = n_ctx_train
-    digest = cache.file_sha256 if cache is not None else file_sha256
     text_sha, mmproj_sha = digest(files.text), digest(files.mmproj)
     profile, _ = profile_from_metadata({k: str(v) for k, v in validated.text.metadata.items()})
     record = ModelRecord(
@@ -163,6 +163,7 @@ def resolve_model(
         judge_prompt=profile.judge_prompt,
         text_file_type=validated.text.file_type,
         mmproj_file_type=validated.mmproj.file_type,
+        caveat=model_caveat(validated.text.metadata),
     )
     verbose = logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG)
     load = LoadOptions(n_ctx=n_ctx, gpu_layers=gpu_layers, threads=threads, verbose=verbose)
@@ -175,6 +176,7 @@ def model_record(engine: LlamaEngine) -> ModelRecord:
     from fakescope_cli.models import file_sha256
 
     profile = engine.profile
+    text_header = read_header(engine.files.text)
     return ModelRecord(
         text=str(engine.files.text),
         text_sha256=file_sha256(engine.files.text),
@@ -184,9 +186,24 @@ def model_record(engine: LlamaEngine) -> ModelRecord:
         label_fake=profile.label_fake,
         label_real=profile.label_real,
         judge_prompt=profile.judge_prompt,
-        text_file_type=read_header(engine.files.text).file_type,
+        text_file_type=text_header.file_type,
         mmproj_file_type=read_header(engine.files.mmproj).file_type,
+        caveat=model_caveat(text_header.metadata),
     )
+
+
+def model_caveat(metadata: Mapping[str, object]) -> str | None:
+    """The model card's caveat line, or None when the model has no card."""
+    from fakescope_cli.card import card_from_metadata
+
+    card = card_from_metadata(metadata)
+    return card.caveat if card else None
+
+
+def print_caveat(caveat: str | None) -> None:
+    """The model's caveat, once, on stderr (stdout stays data only when piped)."""
+    if caveat:
+        stderr.print(f"[yellow]model caveat:[/] {safe(caveat)}")
 
 
 VERDICT_STYLE = {

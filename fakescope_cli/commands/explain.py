@@ -25,8 +25,10 @@ from fakescope_cli.commands._common import (
     ThreadsOption,
     domain_errors,
     error_line,
+    model_caveat,
     model_record,
     open_engine,
+    print_caveat,
     read_trust_anchors,
     safe,
     stdout,
@@ -86,15 +88,19 @@ def _run_model(
     max_tokens: int,
     as_json: bool,
     work: Callable[[LlamaEngine, DecodingSettings], T],
-) -> tuple[T, DecodingSettings, ModelRecord | None]:
-    """Load the model once, run ``work`` on it, and return what JSON output must record."""
+) -> tuple[T, DecodingSettings, ModelRecord | None, str | None]:
+    """Load the model once, run ``work`` on it, and return what JSON output must record, and the
+    model's caveat."""
+    from fakescope_cli.gguf_header import read_header
+
     with domain_errors():
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
         settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
         with engine, _image_errors(image):
             value = work(engine, settings)
             record = model_record(engine) if as_json else None
-    return value, settings, record
+        caveat = record.caveat if record else model_caveat(read_header(engine.files.text).metadata)
+    return value, settings, record, caveat
 
 
 def explain(
@@ -121,7 +127,7 @@ def explain(
     trust = read_trust_anchors(c2pa_trust)
     data, decoded = _load(image)
     loaded = as_loaded(image, decoded)
-    (score, text), settings, record = _run_model(
+    (score, text), settings, record, caveat = _run_model(
         image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
         lambda engine, settings: engine.explain(loaded, settings),
     )  # fmt: skip
@@ -143,6 +149,7 @@ def explain(
     else:
         print_findings([result])
         stdout.print(f"  p(fake) = {score.p_fake:.3f} (model alone: {result.model_verdict})")
+        print_caveat(caveat)
         stdout.print(f"\n[bold]Model rationale[/] [dim]({RATIONALE_NOTE})[/]")
         stdout.print(safe(text, keep_newlines=True) if text else "[dim](the model wrote nothing)[/]")
     raise typer.Exit(EXIT_FLAGGED if result.fused.flagged else EXIT_OK)
@@ -164,7 +171,7 @@ def ask(
     """Ask the model a free-form question about one image."""
     _data, decoded = _load(image)
     loaded = as_loaded(image, decoded)
-    answer, settings, record = _run_model(
+    answer, settings, record, caveat = _run_model(
         image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
         lambda engine, settings: engine.ask(loaded, question, settings),
     )  # fmt: skip
@@ -179,6 +186,7 @@ def ask(
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
         stdout.print(safe(answer, keep_newlines=True) if answer else "[dim](the model wrote nothing)[/]")
+        print_caveat(caveat)
 
 
 explain.__doc__ = (

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from fakescope_cli.card import card_from_metadata
 from fakescope_cli.commands._common import MmprojOption, domain_errors, safe, stderr, stdout, warn
 from fakescope_cli.gguf_header import GGUFHeader
 from fakescope_cli.models import file_sha256, locate_model, validate_pair
@@ -57,19 +59,21 @@ def info(
     mmproj: MmprojOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
-    """Architecture, sizes, quantization, profile and SHA-256 of each file of a model pair."""
+    """Architecture, sizes, quantization, profile, model card (limits) and SHA-256 of each file."""
     with domain_errors():
         files = locate_model(path, mmproj)
         validated = validate_pair(files)
         text, proj = _describe(validated.text), _describe(validated.mmproj)
     profile, warnings = profile_from_metadata({k: str(v) for k, v in validated.text.metadata.items()})
     profile_data = {k: v for k, v in profile.as_dict().items() if k != "chat_template"}
+    card = card_from_metadata(validated.text.metadata)
     if as_json:
         body = {
             "found_by": files.found_by,
             "text": text,
             "mmproj": proj,
             "profile": profile_data,
+            "card": asdict(card) if card else None,
             "warnings": warnings,
         }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
@@ -84,6 +88,12 @@ def info(
         for key, value in data.items():
             table.add_row(safe(key), safe(value))
         stdout.print(table)
+    if card is not None:
+        stdout.print("[bold]model card[/] [dim](the model's own statement of its limits)[/]")
+        if card.caveat:
+            stdout.print(f"  [yellow]caveat:[/] {safe(card.caveat)}")
+        if card.limits:
+            stdout.print(f"  limits: {safe(card.limits, keep_newlines=True)}")
 
 
 def _models_dir() -> Path:

@@ -27,6 +27,7 @@ from fakescope_cli.commands._common import (
     domain_errors,
     error_line,
     exit_code,
+    print_caveat,
     read_trust_anchors,
     resolve_model,
     safe,
@@ -267,6 +268,8 @@ def finish(
         sys.stdout.write(csv_text(results))
     elif not output.jsonl:
         (table or print_table)(results)
+    if record is not None and not (output.quiet or output.json or output.jsonl):
+        print_caveat(record.caveat)  # once, on stderr (JSON carries it): stdout stays parseable
     raise typer.Exit(exit_code(results, output.fail_on))
 
 

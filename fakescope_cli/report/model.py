@@ -121,6 +121,7 @@ class ImageReport:
                 "model_verdict": r.model_verdict,
                 "threshold": context.threshold,
                 "band": context.band,
+                "model_caveat": context.model.caveat if context.model else None,
             },
             "evidence": r.evidence.to_dict() if r.evidence else None,
             "rationale": r.explanation,

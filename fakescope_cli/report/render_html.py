@@ -151,6 +151,7 @@ def render_index_html(results: list[ImageResult], links: dict[str, str], context
         script=Markup(script),
         count=len(results),
         context=context,
+        caveat=context.model.caveat if context.model else None,
         version=__version__,
         counts=ordered,
         histogram=histogram,

@@ -1,5 +1,8 @@
 """Markdown with the same content as the HTML report. Untrusted text is escaped so that it can
-neither add Markdown structure nor raw HTML when the file is rendered."""
+neither add Markdown structure nor raw HTML when the file is rendered, nor become a link: GitHub-
+flavoured renderers turn bare ``http://...`` and ``www....`` text into links, so the ``:`` before
+``//`` and the ``.`` after ``www`` are backslash-escaped (shown as is, but no longer matched).
+Renderers that link e-mail addresses, or that link after resolving escapes, may still do so."""
 
 from __future__ import annotations
 
@@ -9,13 +12,15 @@ from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, display_name
 from fakescope_cli.report.rows import custody_rows, sorted_items
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
+_AUTOLINK = re.compile(r":(?=//)|(?<=www)\.", re.IGNORECASE)
 
 
 def md(text: object) -> str:
     """One line of inert Markdown: HTML entities for <, >, &; backslash before Markdown syntax."""
     value = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = " ".join(value.split())  # no new lines, so no new blocks or table rows
-    return _SPECIAL.sub(r"\\\1", value)
+    value = _SPECIAL.sub(r"\\\1", value)
+    return _AUTOLINK.sub(lambda match: "\\" + match.group(), value)
 
 
 def _block(text: str) -> list[str]:
@@ -29,6 +34,8 @@ def render_image_markdown(report: ImageReport) -> str:
     lines = [f"# FakeScope report: {md(display_name(report.result.path))}", ""]
     lines.append(f"**Verdict: {md(verdict['verdict'] or 'error')}**")
     lines.append("")
+    if verdict["model_caveat"]:
+        lines += [f"*Model caveat: {md(verdict['model_caveat'])}*", ""]
     if data["error"]:
         lines += [f"Could not be analysed: {md(data['error'])}", ""]
     if verdict["reason"]:

@@ -61,6 +61,8 @@ def custody_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{model['profile']} (labels {model['label_fake']!r} / {model['label_real']!r})",
             ),
         ]
+        if model.get("caveat"):
+            rows.append(("model caveat", model["caveat"]))
     else:
         rows.append(("model", "none (evidence only)"))
     if custody["decoding"]:

@@ -56,7 +56,7 @@ def test_script_injection_ends_up_as_text(hostile_image: Path, context: RunConte
 
 
 def test_markdown_escaping() -> None:
-    assert md("a|b\n# c [x](http://y)") == "a\\|b \\# c \\[x\\](http://y)"
+    assert md("a|b\n# c [x](http://y)") == "a\\|b \\# c \\[x\\](http\\://y)"
     assert md("<b>&") == "&lt;b&gt;&amp;"
 
 
@@ -91,3 +91,18 @@ def test_index_counts_and_links(tmp_path: Path, context: RunContext, hostile_ima
     csp = re.search(r'content="([^"]+)"', html).group(1)
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'", csp)
     assert "ai-generated</span></th><td>1" in html and "inconclusive</span></th><td>1" in html
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["see http://evil.example/a?b=1", "HTTPS://x.org and www.example.com", "WWW.Example.COM ftp://h/x"],
+)
+def test_markdown_bare_urls_are_not_autolinked(text: str) -> None:
+    from markdown_it import MarkdownIt
+
+    source = md(text)
+    # GFM's autolink rule starts at "://" or "www." in the source; neither is left.
+    assert re.search(r"(?<!\\)://", source) is None and "www." not in source.lower()
+    # ... and the escapes render as the very same text (CommonMark backslash escapes).
+    html = MarkdownIt("commonmark").render(source)
+    assert html == f"<p>{text}</p>\n"
