@@ -23,8 +23,9 @@ EXIT_OK = 0
 EXIT_WARNINGS = 1  # validate --strict found something to warn about
 EXIT_ERROR = 2
 
-# The data side (validate, fakechain, fakeinstruct) and the model side (sft, eval).
-COMMAND_MODULES = ("train.commands_data", "train.commands_model")
+# The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
+# (photos-fetch, photos-pool, photos-crops, process) and the model side (sft, eval).
+COMMAND_MODULES = ("train.commands_data", "train.commands_photos", "train.commands_model")
 
 
 def _command_modules() -> list[ModuleType]:
