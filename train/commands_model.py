@@ -37,6 +37,18 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
     evaluation.add_argument("--out", type=Path, help="write the full report as JSON here")
     handlers["eval"] = run_eval_command
 
+    merge = subparsers.add_parser(
+        "merge-adapter", help="merge a LoRA run's adapter folder into its base checkpoint (and export)"
+    )
+    merge.add_argument("--base", type=Path, required=True, help="the checkpoint the run started from")
+    merge.add_argument("--adapter", type=Path, required=True, help="the run's OUTPUT/adapter folder")
+    merge.add_argument("--out", type=Path, required=True, help="where the merged checkpoint goes")
+    merge.add_argument("--export", type=Path, metavar="DIR", help="also export the GGUF pair here")
+    merge.add_argument("--name", default="fakescope-sft", help="file name stem of the export")
+    merge.add_argument("--quant", default="f16", help="f32, f16, q8_0 or q4_k_m (default f16)")
+    merge.add_argument("--profile", type=Path, help="profile TOML written into the GGUF")
+    handlers["merge-adapter"] = run_merge_command
+
 
 def run_sft_command(args: argparse.Namespace) -> int:
     from train.config import load_config
@@ -49,6 +61,25 @@ def run_sft_command(args: argparse.Namespace) -> int:
     sys.stdout.write(f"merged checkpoint: {result.merged}\n")
     if result.gguf is not None:
         sys.stdout.write(f"wrote {result.gguf}\nwrote {result.mmproj}\n")
+    return 0
+
+
+def run_merge_command(args: argparse.Namespace) -> int:
+    from train.adapter import merge_adapter
+
+    if args.profile is not None:
+        load_profile_toml(args.profile)  # a bad profile stops before the merge, not after it
+    result = merge_adapter(args.base, args.adapter, args.out)
+    sys.stdout.write(f"checked {result.frozen_tensors} frozen tensors against the adapter's base\n")
+    sys.stdout.write(f"merged checkpoint: {result.merged}\n")
+    if args.export is not None:
+        from conversion.export import export_checkpoint
+
+        profile = load_profile_toml(args.profile) if args.profile else DEFAULT_PROFILE
+        exported = export_checkpoint(
+            result.merged, args.export, name=args.name, quant=args.quant, profile=profile
+        )
+        sys.stdout.write(f"wrote {exported.text}\nwrote {exported.mmproj}\n")
     return 0
 
 

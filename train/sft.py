@@ -21,6 +21,7 @@ import torch
 from fakescope_cli.errors import DatasetError
 from fakescope_cli.imageio import decode_image, read_image_file
 from fakescope_cli.profile import DEFAULT_PROFILE, ModelProfile, load_profile_toml
+from train.adapter import record_base
 from train.config import SFTConfig
 from train.hf_model import IGNORE, load_model, messages_from_llava, training_example
 
@@ -116,6 +117,14 @@ VISION_MODULES = ("vision_model", "vision_tower", "visual")
 CONNECTOR_MODULES = ("connector", "multi_modal_projector")
 
 
+def fully_trained_modules(model: Any, config: SFTConfig) -> list[str]:
+    """LoRA runs: the vision tower and connector names trained in full (``train_vision``)."""
+    if not config.train.train_vision:
+        return []
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    return [n for n in (*VISION_MODULES, *CONNECTOR_MODULES) if n in names]
+
+
 def _apply_method(model: Any, config: SFTConfig) -> Any:
     train = config.train
     if train.method == "full":
@@ -123,8 +132,7 @@ def _apply_method(model: Any, config: SFTConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
     text_layers = "|".join(train.lora_targets)
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    full = [n for n in (*VISION_MODULES, *CONNECTOR_MODULES) if n in names] if train.train_vision else []
+    full = fully_trained_modules(model, config)
     lora = LoraConfig(
         r=train.lora_r,
         lora_alpha=train.lora_alpha,
@@ -145,6 +153,7 @@ class SFTResult:
     gguf: Path | None
     mmproj: Path | None
     steps: int
+    adapter: Path | None = None  # LoRA runs: the trained weights alone (peft folder)
 
 
 def run_sft(config: SFTConfig) -> SFTResult:
@@ -194,15 +203,21 @@ def run_sft(config: SFTConfig) -> SFTResult:
     resume = train.resume and any(train.output_dir.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
+    adapter = None
+    if train.method == "lora":
+        # The trained part alone (LoRA factors, vision tower and connector): small enough to bring
+        # back from a GPU machine and merge elsewhere with `python -m train merge-adapter`.
+        adapter = train.output_dir / "adapter"
+        model.save_pretrained(adapter)
+        record_base(adapter, config.model.checkpoint, fully_trained_modules(model.get_base_model(), config))
     merged_model = model.merge_and_unload() if train.method == "lora" else model
     merged = train.output_dir / "merged"
     merged_model.save_pretrained(merged)
     processor.save_pretrained(merged)
-    (merged / "fakescope-training.json").write_text(
-        json.dumps(
-            {"config": str(config.source), "steps": trainer.state.global_step, "losses": losses}, indent=2
-        )
-    )
+    training = {"config": str(config.source), "steps": trainer.state.global_step, "losses": losses}
+    for folder in (merged, adapter):
+        if folder is not None:
+            (folder / "fakescope-training.json").write_text(json.dumps(training, indent=2))
     gguf = mmproj = None
     if config.export.enabled:
         from conversion.export import export_checkpoint
@@ -215,4 +230,4 @@ def run_sft(config: SFTConfig) -> SFTResult:
             profile=profile,
         )
         gguf, mmproj = result.text, result.mmproj
-    return SFTResult(losses, merged, gguf, mmproj, trainer.state.global_step)
+    return SFTResult(losses, merged, gguf, mmproj, trainer.state.global_step, adapter)

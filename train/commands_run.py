@@ -1,0 +1,40 @@
+"""`python -m train mini-run`: the FakeScope-mini run from a plan, stage by stage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from train.mini.pipeline import GPU_STAGES, STAGES
+
+
+def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None:
+    run = subparsers.add_parser(
+        "mini-run",
+        help="the FakeScope-mini run end to end from a plan (resumable, stage by stage)",
+        description=f"Stages: {', '.join(STAGES)}. The ones that want a GPU: {', '.join(GPU_STAGES)}. "
+        "A stage recorded as done in WORK/stages/ is skipped unless --redo.",
+    )
+    run.add_argument("--plan", type=Path, required=True, help="the run plan (TOML), e.g. train/mini/plan.toml")
+    run.add_argument("--work", type=Path, required=True, help="the run folder (created)")
+    run.add_argument("--from", dest="first", metavar="STAGE", help="first stage to run")
+    run.add_argument("--to", dest="last", metavar="STAGE", help="last stage to run")
+    run.add_argument("--redo", action="store_true", help="run stages again even if recorded as done")
+    handlers["mini-run"] = run_mini_command
+
+
+def run_mini_command(args: argparse.Namespace) -> int:
+    from train.mini.pipeline import run_plan, select_stages
+    from train.mini.plan import load_plan
+
+    plan = load_plan(args.plan)
+    stages = select_stages(args.first, args.last)
+
+    def log(line: str) -> None:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    ran = run_plan(plan, args.work, stages, args.redo, log)
+    sys.stdout.write(f"ran: {', '.join(ran) or 'nothing (all recorded as done)'}\n")
+    return 0
