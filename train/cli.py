@@ -24,8 +24,14 @@ EXIT_WARNINGS = 1  # validate --strict found something to warn about
 EXIT_ERROR = 2
 
 # The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
-# (photos-fetch, photos-pool, photos-crops, process) and the model side (sft, eval).
-COMMAND_MODULES = ("train.commands_data", "train.commands_photos", "train.commands_model")
+# (photos-fetch, photos-pool, photos-crops, process), the small generator families (synth-train,
+# synth-generate, synth-list) and the model side (sft, eval, merge-adapter).
+COMMAND_MODULES = (
+    "train.commands_data",
+    "train.commands_photos",
+    "train.commands_synth",
+    "train.commands_model",
+)
 
 
 def _command_modules() -> list[ModuleType]:
@@ -36,7 +42,8 @@ def build_parser(handlers: dict[str, Handler] | None = None) -> argparse.Argumen
     """The parser with every command; ``handlers`` (when given) is filled with name -> handler."""
     parser = argparse.ArgumentParser(
         prog="python -m train",
-        description="FakeScope training path: datasets, FakeChain, FakeInstruct, tuning, evaluation. "
+        description="FakeScope training path: datasets, FakeChain, FakeInstruct, tuning, evaluation, "
+        "small generator families. "
         "Exit codes: 0 done, 1 validate --strict found warnings, 2 error.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
