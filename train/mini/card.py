@@ -16,6 +16,7 @@ from typing import Any
 
 from fakescope_cli.errors import ConfigError
 from fakescope_cli.report.render_md import md
+from fakescope_cli.textsafe import printable
 
 NOT_MEASURED = "not measured"
 
@@ -97,6 +98,21 @@ def _data_section(manifest: list[dict[str, str]], holdout: str | None) -> list[s
     return lines + _table(["class / family", "train", "val", "test"], rows)
 
 
+def _hygiene_section(stages: dict[str, dict[str, Any]]) -> list[str]:
+    record = stages.get("validate")
+    if not record:
+        return [f"Shortcut check: {NOT_MEASURED}.", ""]
+    separability = record.get("separability", {})
+    rows = [[name.replace("_", " "), _fmt(value, 2)] for name, value in separability.items()]
+    rows.append(["format, quality, width, height, aspect together (cross-validated)", _fmt(record.get("combined_auc"), 2)])
+    return [
+        "Shortcut check (`train/validate.py`): how well each file property alone tells real from "
+        f"generated, as ROC-AUC (0.5: not at all; the run stops at {_fmt(record.get('threshold'), 2)} "
+        "for everything but file size, which also follows the content):",
+        "",
+    ] + _table(["property", "AUC"], rows)
+
+
 def _generators_section(stages: dict[str, dict[str, Any]]) -> list[str]:
     record = stages.get("generators", {})
     families = record.get("families", {})
@@ -146,7 +162,8 @@ def _results_section(evaluation: dict[str, Any] | None, bench: dict[str, Any] | 
         lines += [
             f"CPU speed of `fakescope scan` (score only, {bench.get('images', '?')} images, "
             f"{bench.get('threads', '?')} threads, {bench.get('machine', '?')}): "
-            f"{_fmt(bench.get('images_per_s'), 2)} images/s, peak RSS {_fmt(bench.get('peak_rss_mb'), 0)} MB.",
+            f"{_fmt(bench.get('images_per_s'), 2)} images/s, peak RSS {_fmt(bench.get('peak_rss_mb'), 0)} MB "
+            f"({bench.get('includes', 'scan only')}).",
             "",
         ]
     else:
@@ -171,7 +188,7 @@ def _explanations_section(evaluation: dict[str, Any] | None) -> list[str]:
         "",
     ]
     for sample in samples:
-        text = " ".join(str(sample.get("explanation", "")).split())
+        text = printable(" ".join(str(sample.get("explanation", "")).split()))
         name = md(Path(str(sample.get("path", "?"))).name)
         lines.append(f"- {name} ({md(sample.get('check', '?'))}): {md(text)}")
     return lines + [""]
@@ -201,6 +218,7 @@ def render_card(inputs: CardInputs, holdout: str | None) -> str:
         )
     lines += _sources_section(inputs.sources)
     lines += _data_section(inputs.manifest, holdout)
+    lines += _hygiene_section(stages)
     lines += _generators_section(stages)
     lines += ["## Training", ""]
     lines += [

@@ -122,7 +122,9 @@ def stage_crops(run: Run) -> dict[str, Any]:
     train_photos = {row["photo_id"] for row in rows if row["split"] == "train"}
     per_split = {s: sum(1 for row in rows if row["split"] == s) for s in ("train", "val", "test")}
     generator = _train_photo_crops(run, "generator-train", photos.generator_per_photo, seed + 1, train_photos)
-    resynth = _train_photo_crops(run, "resynth-source", photos.per_photo, seed + 2, train_photos)
+    # enough re-synthesis sources for generators.count images
+    per_photo = -(-run.plan.generators.count // max(1, len(train_photos)))
+    resynth = _train_photo_crops(run, "resynth-source", per_photo, seed + 2, train_photos)
     return {
         "real_crops": per_split,
         "photos": len({row["photo_id"] for row in rows}),
@@ -136,22 +138,27 @@ def stage_generators(run: Run) -> dict[str, Any]:
     generators, families = run.plan.generators, {}
     for family in generators.families:
         out = run.path("generators", family)
-        started = time.monotonic()
         args = ["synth-train", "--family", family, "--photos", run.path("crops", "generator-train")]
-        args += ["--out", out, "--image-size", run.plan.photos.size, "--steps", generators.steps]
-        args += ["--batch-size", generators.batch_size, "--seed", run.plan.run.seed, "--device", run.plan.run.device]
-        if generators.width:
-            args += ["--width", generators.width]
+        args += ["--out", out, "--image-size", run.plan.photos.size, "--seed", run.plan.run.seed]
+        args += ["--device", run.plan.run.device]
+        for flag, value in (("--steps", generators.steps), ("--batch-size", generators.batch_size), ("--width", generators.width)):
+            if value:
+                args += [flag, value]
         run.train(*args)
-        families[family] = {"steps": generators.steps, "seconds": time.monotonic() - started, "device": _device()}
+        config = json.loads((out / "config.json").read_text())
+        families[family] = {key: config.get(key) for key in ("steps", "batch_size", "width", "seconds", "device")}
+        families[family]["losses"] = {k: [v["first"], v["last"]] for k, v in config.get("losses", {}).items()}
     return {"families": families}
 
 
 def stage_generate(run: Run) -> dict[str, Any]:
+    from train.synth.registry import FAMILIES
+
     for family in run.plan.generators.families:
         args = ["synth-generate", "--weights", run.path("generators", family), "--count", run.plan.generators.count]
         args += ["--out", run.path("generated", family), "--seed", run.plan.run.seed, "--device", run.plan.run.device]
-        args += ["--source", run.path("crops", "resynth-source")]
+        if FAMILIES[family].needs_source:
+            args += ["--source", run.path("crops", "resynth-source")]
         run.train(*args)
     return {}
 
@@ -167,9 +174,32 @@ def stage_process(run: Run) -> dict[str, Any]:
     return {}
 
 
+# Features that only processing can make differ between the classes; file size also follows the
+# content (how well an image compresses), so it is recorded but does not stop the run.
+PROCESSING_FEATURES = ("format", "jpeg_quality", "width", "height", "aspect")
+
+
 def stage_validate(run: Run) -> dict[str, Any]:
-    run.train("validate", run.path("data"), "--strict")
-    return {}
+    """The shortcut check on the processed set: the run stops if format, JPEG quality or size
+    alone (or together) separate the classes."""
+    from train.dataset import load_dataset
+    from train.validate import SHORTCUT_AUC, validate_dataset
+
+    report = validate_dataset(load_dataset(run.path("data")))
+    run.log("\n".join(f"validate: {w}" for w in report.warnings) or "validate: no warnings")
+    leaks = {f: report.separability.get(f) for f in PROCESSING_FEATURES}
+    leaks["combined"] = report.combined_auc
+    found = {f: v for f, v in leaks.items() if v is not None and v >= SHORTCUT_AUC}
+    if found:
+        listed = ", ".join(f"{f} AUC {v:.2f}" for f, v in found.items())
+        raise ConfigError(f"{run.path('data')}: processing shortcut ({listed}); the classes were not processed alike")
+    return {
+        "separability": report.separability,
+        "combined_auc": report.combined_auc,
+        "threshold": SHORTCUT_AUC,
+        "warnings": report.warnings,
+        "counts": report.counts,
+    }
 
 
 def stage_fakechain(run: Run) -> dict[str, Any]:

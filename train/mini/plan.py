@@ -34,10 +34,10 @@ class PhotosSection:
 class GeneratorsSection:
     families: list[str] = field(default_factory=lambda: ["ddpm", "gan-tconv", "ae-resynth", "gan-pixelshuffle"])
     holdout: str = "gan-pixelshuffle"  # generated, but only ever in the test split
-    steps: int = 3000
-    batch_size: int = 64
     count: int = 1500  # images per family
-    width: int = 0  # 0: each family's default width
+    steps: int = 0  # 0: each family's default (python -m train synth-list)
+    batch_size: int = 0  # 0: the family's default
+    width: int = 0  # 0: the family's default
 
 
 @dataclass(frozen=True)
@@ -152,9 +152,16 @@ def _check(plan: MiniPlan) -> None:
         raise ConfigError(f"{where}: generators.families needs at least two (one is held out)")
     if generators.holdout not in generators.families:
         raise ConfigError(f"{where}: generators.holdout '{generators.holdout}' is not in generators.families")
-    for key in ("steps", "batch_size", "count"):
-        if getattr(generators, key) <= 0:
-            raise ConfigError(f"{where}: generators.{key} must be above 0")
+    if generators.count <= 0:
+        raise ConfigError(f"{where}: generators.count must be above 0")
+    for key in ("steps", "batch_size", "width"):
+        if getattr(generators, key) < 0:
+            raise ConfigError(f"{where}: generators.{key} must be 0 (the family's default) or above")
+    from train.synth.registry import FAMILIES
+
+    unknown = [f for f in generators.families if f not in FAMILIES]
+    if unknown:
+        raise ConfigError(f"{where}: unknown generator family '{unknown[0]}'; known: {', '.join(FAMILIES)}")
     photos = plan.photos
     if photos.size < 16 or photos.per_photo <= 0 or photos.generator_per_photo <= 0:
         raise ConfigError(f"{where}: photos.size must be at least 16 and the crop counts above 0")
