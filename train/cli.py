@@ -23,8 +23,9 @@ EXIT_OK = 0
 EXIT_WARNINGS = 1  # validate --strict found something to warn about
 EXIT_ERROR = 2
 
-# The data side (validate, fakechain, fakeinstruct) and the model side (sft, eval).
-COMMAND_MODULES = ("train.commands_data", "train.commands_model")
+# The data side (validate, fakechain, fakeinstruct), the model side (sft, eval) and FakeScope-mini
+# (mini-init, stage-split, stage-join).
+COMMAND_MODULES = ("train.commands_data", "train.commands_model", "train.commands_mini")
 
 
 def _command_modules() -> list[ModuleType]:
