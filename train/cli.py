@@ -25,12 +25,14 @@ EXIT_ERROR = 2
 
 # The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
 # (photos-fetch, photos-pool, photos-crops, process), the small generator families (synth-train,
-# synth-generate, synth-list) and the model side (sft, eval, merge-adapter).
+# synth-generate, synth-list), the model side (sft, eval, merge-adapter) and FakeScope-mini
+# (mini-init, stage-split, stage-join).
 COMMAND_MODULES = (
     "train.commands_data",
     "train.commands_photos",
     "train.commands_synth",
     "train.commands_model",
+    "train.commands_mini",
 )
 
 
