@@ -102,10 +102,9 @@ def _corpus(seed: int) -> list[str]:
     return lines
 
 
-def train_tokenizer(out_dir: Path, shape: TinyShape, seed: int = 0):
-    """Train and save a byte-level BPE tokenizer (SmolLM-style pre-tokenizer)."""
+def train_bpe(vocab_size: int, special_tokens: list[str], seed: int = 0):
+    """A byte-level BPE ``tokenizers.Tokenizer`` (SmolLM-style pre-tokenizer) trained on the corpus."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -116,12 +115,20 @@ def train_tokenizer(out_dir: Path, shape: TinyShape, seed: int = 0):
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=shape.vocab_size,
-        special_tokens=SPECIAL_TOKENS,
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tok.train_from_iterator(_corpus(seed), trainer=trainer)
+    return tok
+
+
+def train_tokenizer(out_dir: Path, shape: TinyShape, seed: int = 0):
+    """Train and save a byte-level BPE tokenizer (SmolLM-style pre-tokenizer)."""
+    from transformers import PreTrainedTokenizerFast
+
+    tok = train_bpe(shape.vocab_size, SPECIAL_TOKENS, seed)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="<|im_start|>",

@@ -25,14 +25,28 @@ EXIT_ERROR = 2
 
 # The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
 # (photos-fetch, photos-pool, photos-crops, process), the small generator families (synth-train,
-# synth-generate, synth-list), the model side (sft, eval, merge-adapter) and the FakeScope-mini run
-# (mini-run).
+# The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
+# (photos-fetch, photos-pool, photos-crops, process), the small generator families (synth-train,
+# synth-generate, synth-list), the model side (sft, eval, merge-adapter) and FakeScope-mini
+# (mini-init, stage-split, stage-join, mini-run).
 COMMAND_MODULES = (
     "train.commands_data",
     "train.commands_photos",
     "train.commands_synth",
     "train.commands_model",
+    "train.commands_mini",
     "train.commands_run",
+)
+COMMAND_MODULES = (
+    "train.commands_data",
+    "train.commands_photos",
+    "train.commands_synth",
+    "train.commands_model",
+<<<<<<< HEAD
+    "train.commands_run",
+=======
+    "train.commands_mini",
+>>>>>>> main
 )
 
 

@@ -4,7 +4,9 @@
 file) puts the package in ``CACHE/debs/``; ``dpkg-deb -x`` extracts it into a temporary folder
 (no root needed); the listed files and the package's copyright file are copied to
 ``CACHE/files/<package>/``; ``CACHE/fetched.json`` records each package's version and each
-photo's SHA-256 and size, with its licence from ``sources.toml``.
+photo's SHA-256 and size, with its licence from ``sources.toml``. A path of the form
+``ARCHIVE.rcc!/MEMBER`` names a file inside a compiled Qt resource file in the package (GCompris
+packs its images so); it is unpacked with :func:`rcc_member`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import struct
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from train.io import atomic_write_text
 from train.photos.sources import PhotoSource
 
 FETCHED = "fetched.json"
+RCC_SEPARATOR = "!/"  # "usr/share/x/data.rcc!/images/a.webp": a file inside a Qt resource file
 
 
 @dataclass(frozen=True)
@@ -125,17 +130,14 @@ def _extract(
     with tempfile.TemporaryDirectory(prefix="fakescope-deb-") as temporary:
         root = Path(temporary)
         _run(["dpkg-deb", "-x", str(deb), str(root)], f"dpkg-deb -x {deb}")
-        missing = [photo.path for photo in listed if not (root / photo.path).is_file()]
-        if missing:
-            raise DatasetError(
-                f"{deb}: package {name} {version} has no file {missing[0]} (listed in sources.toml)"
-            )
+        where = f"{deb}: package {name} {version}"
+        contents = {photo.path: _read_listed(root, photo.path, where) for photo in listed}
         if target.exists():
             shutil.rmtree(target)
         for photo in listed:
             destination = target / photo.path
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(root / photo.path, destination)
+            destination.write_bytes(contents[photo.path])
             photos.append(
                 FetchedPhoto(
                     id=photo.id,
@@ -159,6 +161,75 @@ def _extract(
             copyright_file = (target / "copyright").relative_to(cache).as_posix()
     package = FetchedPackage(name, version, deb.name, sha256_file(deb), copyright_file, len(photos))
     return package, photos
+
+
+def _read_listed(root: Path, path: str, where: str) -> bytes:
+    """The bytes of a listed file in the extracted package, or of a member of a Qt resource file."""
+    archive, _, member = path.partition(RCC_SEPARATOR)
+    if not (root / archive).is_file():
+        raise DatasetError(f"{where} has no file {archive} (listed in sources.toml)")
+    data = (root / archive).read_bytes()
+    if not member:
+        return data
+    found = rcc_member(data, member, f"{where}: {archive}")
+    if found is None:
+        raise DatasetError(f"{where}: {archive} has no member {member} (listed in sources.toml)")
+    return found
+
+
+_RCC_COMPRESSED, _RCC_DIRECTORY, _RCC_ZSTD = 0x01, 0x02, 0x04
+
+
+def rcc_member(data: bytes, member: str, where: str) -> bytes | None:
+    """The file ``member`` ("a/b/c.webp") of a compiled Qt resource file (format 1-3), or None.
+
+    Layout: "qres", version, then offsets of the node tree, the data and the names. A node is a
+    name offset and flags, then (directory) child count and first child index, or (file) locale
+    and data offset; from version 2 a 64-bit time follows. Names are UTF-16BE after a length and
+    a hash; data is a 32-bit length then the bytes, zlib ones led by their unpacked length.
+    """
+    try:
+        if data[:4] != b"qres":
+            raise DatasetError(f"{where}: not a Qt resource file (no 'qres' magic)")
+        version, tree, body, names = struct.unpack_from(">4I", data, 4)
+        if version not in (1, 2, 3):
+            raise DatasetError(f"{where}: Qt resource format {version} is not supported (1-3)")
+        node_size = 14 if version == 1 else 22
+
+        def name_of(index: int) -> str:
+            (offset,) = struct.unpack_from(">I", data, tree + index * node_size)
+            (length,) = struct.unpack_from(">H", data, names + offset)
+            start = names + offset + 6
+            return data[start : start + 2 * length].decode("utf-16-be")
+
+        index = 0  # the root directory
+        for part in [p for p in member.split("/") if p]:
+            (flags,) = struct.unpack_from(">H", data, tree + index * node_size + 4)
+            if not flags & _RCC_DIRECTORY:
+                return None
+            count, first = struct.unpack_from(">2I", data, tree + index * node_size + 6)
+            matches = [child for child in range(first, first + count) if name_of(child) == part]
+            if not matches:
+                return None
+            index = matches[0]
+        (flags,) = struct.unpack_from(">H", data, tree + index * node_size + 4)
+        if flags & _RCC_DIRECTORY:
+            return None
+        (offset,) = struct.unpack_from(">I", data, tree + index * node_size + 10)
+        (size,) = struct.unpack_from(">I", data, body + offset)
+        payload = data[body + offset + 4 : body + offset + 4 + size]
+        if len(payload) != size:
+            raise DatasetError(f"{where}: member {member} runs past the end of the file")
+        if flags & _RCC_ZSTD:
+            raise DatasetError(f"{where}: member {member} is zstd-compressed (not supported)")
+        if flags & _RCC_COMPRESSED:
+            (unpacked,) = struct.unpack_from(">I", payload)
+            payload = zlib.decompress(payload[4:])
+            if len(payload) != unpacked:
+                raise DatasetError(f"{where}: member {member} unpacks to the wrong size")
+        return payload
+    except (struct.error, UnicodeDecodeError, zlib.error) as exc:
+        raise DatasetError(f"{where}: damaged Qt resource file ({exc})") from None
 
 
 def _read_state(cache: Path) -> dict[str, Any]:
