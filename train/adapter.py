@@ -69,7 +69,12 @@ def frozen_digest(checkpoint: Path, replaced_modules: list[str]) -> tuple[str, i
 def record_base(adapter: Path, base: Path, replaced_modules: list[str]) -> None:
     """Write the base checkpoint's frozen-weight digest beside a freshly saved adapter."""
     digest, count = frozen_digest(base, replaced_modules)
-    record = {"base": str(base), "replaced_modules": replaced_modules, "frozen_sha256": digest, "frozen_tensors": count}
+    record = {
+        "base": str(base),
+        "replaced_modules": replaced_modules,
+        "frozen_sha256": digest,
+        "frozen_tensors": count,
+    }
     (adapter / BASE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
 
 

@@ -16,7 +16,9 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
         description=f"Stages: {', '.join(STAGES)}. The ones that want a GPU: {', '.join(GPU_STAGES)}. "
         "A stage recorded as done in WORK/stages/ is skipped unless --redo.",
     )
-    run.add_argument("--plan", type=Path, required=True, help="the run plan (TOML), e.g. train/mini/plan.toml")
+    run.add_argument(
+        "--plan", type=Path, required=True, help="the run plan (TOML), e.g. train/mini/plan.toml"
+    )
     run.add_argument("--work", type=Path, required=True, help="the run folder (created)")
     run.add_argument("--from", dest="first", metavar="STAGE", help="first stage to run")
     run.add_argument("--to", dest="last", metavar="STAGE", help="last stage to run")
@@ -46,10 +48,14 @@ def add_transfer_commands(subparsers: argparse._SubParsersAction, handlers: dict
         "mini-pack", help="put what the rest of a run needs (adapter, records, test images) into small parts"
     )
     pack.add_argument("--work", type=Path, required=True, help="the run folder")
-    pack.add_argument("--out", type=Path, required=True, help="where the parts go (e.g. $OUT on the GPU machine)")
+    pack.add_argument(
+        "--out", type=Path, required=True, help="where the parts go (e.g. $OUT on the GPU machine)"
+    )
     pack.add_argument("--part-mb", type=float, default=15.0, help="largest part in MiB (default 15)")
     handlers["mini-pack"] = run_pack_command
-    unpack = subparsers.add_parser("mini-unpack", help="join, verify and extract mini-pack's parts into a run folder")
+    unpack = subparsers.add_parser(
+        "mini-unpack", help="join, verify and extract mini-pack's parts into a run folder"
+    )
     unpack.add_argument("parts", type=Path, help="folder with the parts and stage-manifest.json")
     unpack.add_argument("--work", type=Path, required=True, help="the run folder to fill")
     handlers["mini-unpack"] = run_unpack_command
@@ -60,7 +66,8 @@ def run_pack_command(args: argparse.Namespace) -> int:
 
     result = pack(args.work, args.out, args.part_mb)
     sys.stdout.write(
-        f"packed {result.files} files ({result.archive_bytes / 2**20:.1f} MiB) into {len(result.parts)} files in {args.out}\n"
+        f"packed {result.files} files ({result.archive_bytes / 2**20:.1f} MiB) "
+        f"into {len(result.parts)} files in {args.out}\n"
     )
     return 0
 

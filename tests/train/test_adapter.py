@@ -57,7 +57,16 @@ def test_merge_elsewhere_equals_the_runs_own_merge(lora_run, tiny_checkpoint: Pa
 def test_cli_merges_and_exports(lora_run, tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
     _, result = lora_run
     args = ["merge-adapter", "--base", str(tiny_checkpoint), "--adapter", str(result.adapter)]
-    args += ["--out", str(tmp_path / "m"), "--export", str(tmp_path / "gguf"), "--name", "t", "--quant", "f32"]
+    args += [
+        "--out",
+        str(tmp_path / "m"),
+        "--export",
+        str(tmp_path / "gguf"),
+        "--name",
+        "t",
+        "--quant",
+        "f32",
+    ]
     assert main(args) == 0
     assert "frozen tensors" in capsys.readouterr().out
     assert (tmp_path / "gguf" / "t.gguf").is_file() and (tmp_path / "gguf" / "t.mmproj.gguf").is_file()
@@ -87,7 +96,15 @@ def test_a_base_with_other_frozen_weights_is_refused(lora_run, tiny_checkpoint: 
 
 
 def test_cli_errors_name_the_folder(tmp_path: Path, tiny_checkpoint: Path, capsys) -> None:
-    args = ["merge-adapter", "--base", str(tiny_checkpoint), "--adapter", str(tmp_path), "--out", str(tmp_path / "m")]
+    args = [
+        "merge-adapter",
+        "--base",
+        str(tiny_checkpoint),
+        "--adapter",
+        str(tmp_path),
+        "--out",
+        str(tmp_path / "m"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path) in err and "adapter_config.json" in err

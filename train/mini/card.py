@@ -104,7 +104,12 @@ def _hygiene_section(stages: dict[str, dict[str, Any]]) -> list[str]:
         return [f"Shortcut check: {NOT_MEASURED}.", ""]
     separability = record.get("separability", {})
     rows = [[name.replace("_", " "), _fmt(value, 2)] for name, value in separability.items()]
-    rows.append(["format, quality, width, height, aspect together (cross-validated)", _fmt(record.get("combined_auc"), 2)])
+    rows.append(
+        [
+            "format, quality, width, height, aspect together (cross-validated)",
+            _fmt(record.get("combined_auc"), 2),
+        ]
+    )
     return [
         "Shortcut check (`train/validate.py`): how well each file property alone tells real from "
         f"generated, as ROC-AUC (0.5: not at all; the run stops at {_fmt(record.get('threshold'), 2)} "
@@ -199,7 +204,16 @@ def render_card(inputs: CardInputs, holdout: str | None) -> str:
     init = stages.get("init", {})
     sft = stages.get("sft", {})
     export = stages.get("export", {})
-    lines = [f"# {md(inputs.name)}", "", f"**{md(inputs.caveat)}**", "", "## Limits", "", md(inputs.limits), ""]
+    lines = [
+        f"# {md(inputs.name)}",
+        "",
+        f"**{md(inputs.caveat)}**",
+        "",
+        "## Limits",
+        "",
+        md(inputs.limits),
+        "",
+    ]
     lines += ["## Architecture", ""]
     params = init.get("parameters", {})
     lines += [

@@ -143,7 +143,9 @@ def stage_generators(run: Run) -> dict[str, Any]:
         else:
             _train_generator(run, family, out)
         config = json.loads((out / "config.json").read_text())
-        families[family] = {key: config.get(key) for key in ("steps", "batch_size", "width", "seconds", "device")}
+        families[family] = {
+            key: config.get(key) for key in ("steps", "batch_size", "width", "seconds", "device")
+        }
         families[family]["losses"] = {k: [v["first"], v["last"]] for k, v in config.get("losses", {}).items()}
     return {"families": families}
 
@@ -153,7 +155,11 @@ def _train_generator(run: Run, family: str, out: Path) -> None:
     args: list[object] = ["synth-train", "--family", family, "--photos", run.path("crops", "generator-train")]
     args += ["--out", out, "--image-size", run.plan.photos.size, "--seed", run.plan.run.seed]
     args += ["--device", run.plan.run.device]
-    overrides = {"--steps": generators.steps, "--batch-size": generators.batch_size, "--width": generators.width}
+    overrides = {
+        "--steps": generators.steps,
+        "--batch-size": generators.batch_size,
+        "--width": generators.width,
+    }
     for flag, value in overrides.items():
         if value:
             args += [flag, value]
@@ -164,8 +170,21 @@ def stage_generate(run: Run) -> dict[str, Any]:
     from train.synth.registry import FAMILIES
 
     for family in run.plan.generators.families:
-        args = ["synth-generate", "--weights", run.path("generators", family), "--count", run.plan.generators.count]
-        args += ["--out", run.path("generated", family), "--seed", run.plan.run.seed, "--device", run.plan.run.device]
+        args = [
+            "synth-generate",
+            "--weights",
+            run.path("generators", family),
+            "--count",
+            run.plan.generators.count,
+        ]
+        args += [
+            "--out",
+            run.path("generated", family),
+            "--seed",
+            run.plan.run.seed,
+            "--device",
+            run.plan.run.device,
+        ]
         if FAMILIES[family].needs_source:
             args += ["--source", run.path("crops", "resynth-source")]
         run.train(*args)
@@ -174,7 +193,13 @@ def stage_generate(run: Run) -> dict[str, Any]:
 
 def stage_process(run: Run) -> dict[str, Any]:
     plan = run.plan
-    args: list[object] = ["process", "--real", run.path("crops", "real", "manifest.csv"), "--out", run.path("data")]
+    args: list[object] = [
+        "process",
+        "--real",
+        run.path("crops", "real", "manifest.csv"),
+        "--out",
+        run.path("data"),
+    ]
     for family in plan.generators.families:
         args += ["--fake", f"{family}={run.path('generated', family)}"]
     args += ["--size", plan.photos.size, "--quality", plan.data.quality, "--seed", plan.run.seed]
@@ -201,7 +226,9 @@ def stage_validate(run: Run) -> dict[str, Any]:
     found = {f: v for f, v in leaks.items() if v is not None and v >= SHORTCUT_AUC}
     if found:
         listed = ", ".join(f"{f} AUC {v:.2f}" for f, v in found.items())
-        raise ConfigError(f"{run.path('data')}: processing shortcut ({listed}); the classes were not processed alike")
+        raise ConfigError(
+            f"{run.path('data')}: processing shortcut ({listed}); the classes were not processed alike"
+        )
     return {
         "separability": report.separability,
         "combined_auc": report.combined_auc,
@@ -278,9 +305,8 @@ def stage_export(run: Run) -> dict[str, Any]:
     if not (merged / "config.json").is_file() and adapter.is_dir():
         run.train("merge-adapter", "--base", _base(run), "--adapter", adapter, "--out", merged)
     from conversion.export import export_checkpoint
-    from fakescope_cli.profile import DEFAULT_PROFILE, load_profile_toml
-
     from fakescope_cli.card import load_card_toml
+    from fakescope_cli.profile import DEFAULT_PROFILE, load_profile_toml
 
     profile = load_profile_toml(export.profile) if export.profile else DEFAULT_PROFILE
     card = load_card_toml(export.card) if export.card else None
@@ -297,7 +323,8 @@ def stage_export(run: Run) -> dict[str, Any]:
     from fakescope_cli.models import file_sha256
 
     files = [
-        {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in (result.text, result.mmproj)
+        {"name": p.name, "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+        for p in (result.text, result.mmproj)
     ]
     record = {"text": str(result.text), "mmproj": str(result.mmproj), "quant": export.quant, "files": files}
     return record | {"mmproj_quant": export.mmproj_quant or "f16"}
@@ -307,7 +334,10 @@ def stage_eval(run: Run) -> dict[str, Any]:
     export = json.loads(_record_path(run, "export").read_text())
     args: list[object] = ["eval", run.path("data"), "--checkpoint", run.path("sft", "merged")]
     args += ["--gguf", export["text"], "--mmproj", export["mmproj"], "--explain", run.plan.eval.explain]
-    args += ["--train-generators", ",".join(f for f in run.plan.generators.families if f != run.plan.generators.holdout)]
+    args += [
+        "--train-generators",
+        ",".join(f for f in run.plan.generators.families if f != run.plan.generators.holdout),
+    ]
     run.train(*args, "--out", run.path("eval.json"))
     return {}
 
@@ -328,7 +358,9 @@ def stage_bench(run: Run) -> dict[str, Any]:
         "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
         "print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    out = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *command], capture_output=True, text=True, check=False
+    )
     rc, seconds, rss_kb = out.stdout.split()
     if int(rc) not in (0, 1):
         raise ConfigError(f"bench: fakescope scan exited {rc}: {out.stderr.strip()[-300:]}")

@@ -32,7 +32,9 @@ class PhotosSection:
 
 @dataclass(frozen=True)
 class GeneratorsSection:
-    families: list[str] = field(default_factory=lambda: ["ddpm", "gan-tconv", "ae-resynth", "gan-pixelshuffle"])
+    families: list[str] = field(
+        default_factory=lambda: ["ddpm", "gan-tconv", "ae-resynth", "gan-pixelshuffle"]
+    )
     holdout: str = "gan-pixelshuffle"  # generated, but only ever in the test split
     count: int = 1500  # images per family
     steps: int = 0  # 0: each family's default (python -m train synth-list)
@@ -115,7 +117,9 @@ def _section(cls: type, table: Any, name: str, base: Path) -> Any:
     for key, value in table.items():
         if key not in known:
             hint = difflib.get_close_matches(key, known, n=1)
-            raise ConfigError(f"unknown key '{name}.{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+            raise ConfigError(
+                f"unknown key '{name}.{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            )
         values[key] = _value(str(known[key].type), value, f"{name}.{key}", base)
     try:
         return cls(**values)
@@ -135,7 +139,9 @@ def load_plan(path: Path) -> MiniPlan:
     for name in raw:
         if name not in allowed:
             hint = difflib.get_close_matches(name, allowed, n=1)
-            raise ConfigError(f"{path}: unknown section [{name}]" + (f" (did you mean [{hint[0]}]?)" if hint else ""))
+            raise ConfigError(
+                f"{path}: unknown section [{name}]" + (f" (did you mean [{hint[0]}]?)" if hint else "")
+            )
     base = path.parent.resolve()
     try:
         sections = {name: _section(cls, raw.get(name, {}), name, base) for name, cls in _SECTIONS.items()}
@@ -170,8 +176,13 @@ def _check(plan: MiniPlan) -> None:
         raise ConfigError(f"{where}: photos.pool {photos.pool} has no sources.json (run photos-pool first)")
     if plan.run.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"{where}: run.device must be auto, cpu or cuda")
-    if plan.export.quant not in ("f32", "f16", "q8_0", "q4_k_m") or plan.export.mmproj_quant not in ("", "q8_0"):
-        raise ConfigError(f"{where}: export.quant must be f32, f16, q8_0 or q4_k_m; export.mmproj_quant '' or q8_0")
+    if plan.export.quant not in ("f32", "f16", "q8_0", "q4_k_m") or plan.export.mmproj_quant not in (
+        "",
+        "q8_0",
+    ):
+        raise ConfigError(
+            f"{where}: export.quant must be f32, f16, q8_0 or q4_k_m; export.mmproj_quant '' or q8_0"
+        )
     for key in ("profile", "card"):
         value = getattr(plan.export, key)
         if value is not None and not value.is_file():

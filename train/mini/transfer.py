@@ -57,7 +57,9 @@ def files_to_pack(work: Path, split: str = "test") -> list[Path]:
         chosen += sorted(p.relative_to(work) for p in work.glob(pattern) if p.is_file())
     chosen += _evaluation_images(work, split)
     if not (work / "sft" / "adapter" / "adapter_config.json").is_file():
-        raise ConfigError(f"{work}: no sft/adapter to hand back (run mini-run up to sft with method = 'lora')")
+        raise ConfigError(
+            f"{work}: no sft/adapter to hand back (run mini-run up to sft with method = 'lora')"
+        )
     return chosen
 
 

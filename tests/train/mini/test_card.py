@@ -10,7 +10,26 @@ from train.mini.card import NOT_MEASURED, read_inputs, render_card
 
 
 def _metrics(auc: float, n: int = 20) -> dict:
-    return {"n": n, "n_fake": n // 2, "accuracy": 0.75, "roc_auc": auc, "average_precision": 0.8, "ece": 0.125}
+    return {
+        "n": n,
+        "n_fake": n // 2,
+        "accuracy": 0.75,
+        "roc_auc": auc,
+        "average_precision": 0.8,
+        "ece": 0.125,
+    }
+
+
+def _backend(overall: float, held_out: float) -> dict:
+    return {
+        "overall": _metrics(overall),
+        "per_generator": {"gan-ps": _metrics(held_out)},
+        "held_out": _metrics(held_out),
+    }
+
+
+def _sample(path: str, text: str, check: str) -> dict:
+    return {"path": path, "explanation": text, "check": check}
 
 
 def _work(tmp_path: Path) -> tuple[Path, Path]:
@@ -34,14 +53,14 @@ def _work(tmp_path: Path) -> tuple[Path, Path]:
         "images": 20,
         "held_out_generators": ["gan-ps"],
         "backends": {
-            "hf": {"overall": _metrics(0.9375), "per_generator": {"gan-ps": _metrics(0.8125)}, "held_out": _metrics(0.8125)},
-            "gguf": {"overall": _metrics(0.9365), "per_generator": {"gan-ps": _metrics(0.8)}, "held_out": _metrics(0.8)},
+            "hf": _backend(0.9375, 0.8125),
+            "gguf": _backend(0.9365, 0.8),
         },
         "explanations": {
             "agree": 1, "disagree": 0, "unverifiable": 1, "share_agreeing": 1.0,
             "samples": [
-                {"path": "/x/c.jpg", "explanation": "A checkerboard\n# pattern <script>alert(1)</script>", "check": "agrees"},
-                {"path": "/x/d.jpg", "explanation": "Looks fine, see http://evil.example", "check": "unverifiable"},
+                _sample("/x/c.jpg", "A checkerboard\n# pattern <script>alert(1)</script>", "agrees"),
+                _sample("/x/d.jpg", "Looks fine, see http://evil.example", "unverifiable"),
             ],
         },
     }  # fmt: skip
@@ -51,7 +70,9 @@ def _work(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_numbers_come_from_the_run_files(tmp_path: Path) -> None:
     work, pool = _work(tmp_path)
-    card = render_card(read_inputs(work, pool, "fakescope-mini", "Trained on toy generators only.", "Limits."), "gan-ps")
+    card = render_card(
+        read_inputs(work, pool, "fakescope-mini", "Trained on toy generators only.", "Limits."), "gan-ps"
+    )
     assert "**Trained on toy generators only.**" in card
     assert "| mate-backgrounds | 1.26.0-1 | 3 | GPL-2+ |" in card
     assert "| gan-ps (held out of training) | 0 | 0 | 1 |" in card

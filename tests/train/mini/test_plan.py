@@ -22,7 +22,7 @@ def _plan(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_and_relative_paths(tmp_path: Path) -> None:
-    plan = load_plan(_plan(tmp_path, '[sft]\nmax_steps = 5\n'))
+    plan = load_plan(_plan(tmp_path, "[sft]\nmax_steps = 5\n"))
     assert plan.photos.pool == (tmp_path / "pool").resolve()
     assert plan.generators.holdout in plan.generators.families
     assert plan.sft == {"max_steps": 5}
@@ -61,3 +61,27 @@ def test_stage_selection() -> None:
         select_stages("exprt", None)
     with pytest.raises(ConfigError, match="comes after"):
         select_stages("card", "crops")
+
+
+def test_the_shipped_plan_and_card_load(tmp_path: Path) -> None:
+    """train/mini/plan.toml (with its pool pointed at a stand-in) passes every check, its [sft]
+    table holds only keys the tuning config knows, and its card is a valid card."""
+    from dataclasses import fields
+
+    from fakescope_cli.card import load_card_toml
+    from train.config import TrainSection
+
+    shipped = Path(__file__).parents[3] / "train" / "mini"
+    text = (shipped / "plan.toml").read_text()
+    assert 'pool = "../../.carry/pool"' in text
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    (pool / "sources.json").write_text("[]")
+    (tmp_path / "card.toml").write_text((shipped / "card.toml").read_text())
+    path = tmp_path / "plan.toml"
+    path.write_text(text.replace('"../../.carry/pool"', '"pool"'))
+    plan = load_plan(path)
+    assert set(plan.sft) <= {f.name for f in fields(TrainSection)}
+    assert plan.generators.holdout == "gan-pixelshuffle" and plan.export.quant == "q4_k_m"
+    card = load_card_toml(shipped / "card.toml")
+    assert card.caveat and "never seen Stable Diffusion" in (card.limits or "")
