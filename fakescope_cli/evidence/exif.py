@@ -21,9 +21,9 @@ from fakescope_cli.evidence.tiff_ifd import TiffFacts, check_tiff
 
 log = logging.getLogger(__name__)
 
-EDITORS = re.compile(
-    r"photoshop|lightroom|gimp|affinity|pixelmator|snapseed|capture one|darktable|rawtherapee|"
-    r"luminar|paint\.net|picsart|facetune|canva|photopea|krita|acdsee|camera raw",
+EDITORS = re.compile(  # whole words: "canvas" is not Canva
+    r"\b(?:photoshop|lightroom|gimp|affinity|pixelmator|snapseed|capture one|darktable|rawtherapee|"
+    r"luminar|paint\.net|picsart|facetune|canva|photopea|krita|acdsee|camera raw)\b",
     re.IGNORECASE,
 )
 _LIMITS_EXIF = "EXIF is written by whoever saved the file and is easy to forge or strip."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PIL import Image
 
 from fakescope_cli.evidence.items import POINTS_CAMERA, POINTS_EDITED
@@ -70,3 +71,11 @@ def test_exif_rotation_does_not_confuse_the_thumbnail_check(gather) -> None:
     exif[0x0112] = 6  # rotate 90 degrees on display
     report = gather(jpeg_bytes(photo((400, 300)), exif=exif), "rot.jpg", signals=False)
     assert "exif.thumbnail_mismatch" not in ids(report)
+
+
+@pytest.mark.parametrize(
+    ("software", "editor"), [("Canvas Draw 7", False), ("Canva", True), ("GIMPy 2", False)]
+)
+def test_editor_names_match_whole_words(gather, software: str, editor: bool) -> None:
+    report = gather(jpeg_bytes(exif=camera_exif(software=software)), "w.jpg", signals=False)
+    assert ("exif.software_editor" in ids(report)) == editor
