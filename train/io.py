@@ -12,21 +12,25 @@ from pathlib import Path
 from fakescope_cli.errors import DatasetError
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it: never a half-written file."""
-    folder = path.parent
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path`` and rename it: never a half-written file."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise DatasetError(f"{path}: cannot write ({exc.strerror or exc})") from None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """``text`` as UTF-8, written like ``atomic_write_bytes``."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _check_replaceable(target: Path, marker: str) -> None:

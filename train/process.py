@@ -33,8 +33,8 @@ import numpy as np
 from fakescope_cli.errors import DatasetError
 from fakescope_cli.imageio import IMAGE_SUFFIXES
 from train.dataset import MANIFEST_FIELDS, normalise_generator
-from train.imaging import atomic_write_bytes, encode_jpeg, open_rgb, resize
-from train.io import building_folder
+from train.imaging import encode_jpeg, open_rgb, resize
+from train.io import atomic_write_bytes, building_folder
 from train.records import SPLITS
 from train.splits import Ratios, hash_split
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from fakescope_cli.errors import DatasetError
-from train.imaging import atomic_write_bytes, encode_png, open_rgb, resize
-from train.io import building_folder
+from train.imaging import encode_png, open_rgb, resize
+from train.io import atomic_write_bytes, building_folder
 from train.photos.pool import read_pool
 from train.splits import Ratios, group_splits
 

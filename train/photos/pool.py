@@ -18,8 +18,8 @@ from pathlib import Path
 from PIL import Image
 
 from fakescope_cli.errors import DatasetError
-from train.imaging import atomic_write_bytes, encode_jpeg, fit_within, open_rgb
-from train.io import building_folder
+from train.imaging import encode_jpeg, fit_within, open_rgb
+from train.io import atomic_write_bytes, building_folder
 from train.photos.fetch import FetchedPhoto, read_fetched
 
 POOL_QUALITY = 95
