@@ -48,8 +48,11 @@ def config_file() -> Path:
 
 
 def source_root() -> Path:
-    """The folder above the package: the repository root in a source checkout."""
-    return Path(__file__).resolve().parent.parent
+    """The folder above the package: the repository root in a source checkout, where `models/`
+    and the bundled default model are looked for; ``$FAKESCOPE_SOURCE_ROOT`` moves it (tests,
+    packagers)."""
+    override = os.environ.get("FAKESCOPE_SOURCE_ROOT")
+    return Path(override) if override else Path(__file__).resolve().parent.parent
 
 
 def models_dirs() -> list[Path]:

@@ -20,10 +20,9 @@ from conversion.synthetic import build_tiny_idefics3
 def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never read or write the developer's real config, data or cache folders, nor find the
     checkout's models/ (a bundled default model would otherwise answer every lookup)."""
-    from fakescope_cli import paths
-
     home = tmp_path_factory.mktemp("home")
-    monkeypatch.setattr(paths, "source_root", lambda: home / "source-root")
+    # an environment variable, so that `fakescope` run as a child process is kept away too
+    monkeypatch.setenv("FAKESCOPE_SOURCE_ROOT", str(home / "source-root"))
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.setenv("HOME", str(home))

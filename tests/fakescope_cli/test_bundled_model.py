@@ -27,8 +27,22 @@ def bundled(tiny_gguf, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     text, mmproj = tiny_gguf
     for source in (text, mmproj, text.with_name("tiny.manifest.json")):
         shutil.copy(source, folder / source.name)
-    monkeypatch.setattr(paths, "source_root", lambda: root)
+    monkeypatch.setenv("FAKESCOPE_SOURCE_ROOT", str(root))
     return folder
+
+
+def test_child_processes_follow_the_source_root(bundled: Path, tmp_path: Path, monkeypatch) -> None:
+    """The variable reaches `fakescope` started as its own process (tests rely on it to keep the
+    checkout's real bundled model out of their way)."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "fakescope_cli", "model", "info"]
+    found = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert found.returncode == 0 and "found by: bundled model" in found.stdout
+    monkeypatch.setenv("FAKESCOPE_SOURCE_ROOT", str(tmp_path / "elsewhere"))
+    missing = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "no model" in missing.stderr.lower()
 
 
 def test_found_last_and_verified(bundled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
