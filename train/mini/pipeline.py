@@ -392,7 +392,10 @@ def stage_bench(run: Run) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", script, *command], capture_output=True, text=True, check=False
     )
-    rc, seconds, rss_kb = out.stdout.split()
+    try:
+        rc, seconds, rss_kb = out.stdout.split()
+    except ValueError:
+        raise ConfigError(f"bench: the timing child failed: {out.stderr.strip()[-300:]}") from None
     if int(rc) not in (0, 1):
         raise ConfigError(f"bench: fakescope scan exited {rc}: {out.stderr.strip()[-300:]}")
     bench = {
