@@ -66,14 +66,16 @@ def frozen_digest(checkpoint: Path, replaced_modules: list[str]) -> tuple[str, i
     return digest.hexdigest(), count
 
 
-def record_base(adapter: Path, base: Path, replaced_modules: list[str]) -> None:
-    """Write the base checkpoint's frozen-weight digest beside a freshly saved adapter."""
+def record_base(adapter: Path, base: Path, replaced_modules: list[str], dtype: str = "float32") -> None:
+    """Write the base checkpoint's frozen-weight digest beside a freshly saved adapter, and the
+    dtype the base was loaded in for training (the merge loads it the same way)."""
     digest, count = frozen_digest(base, replaced_modules)
     record = {
         "base": str(base),
         "replaced_modules": replaced_modules,
         "frozen_sha256": digest,
         "frozen_tensors": count,
+        "dtype": dtype,
     }
     (adapter / BASE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
 
@@ -90,6 +92,8 @@ def _read_record(adapter: Path) -> dict:
         raise ConfigError(f"{path}: unreadable ({exc})") from exc
     if not isinstance(record, dict) or not isinstance(record.get("frozen_sha256"), str):
         raise ConfigError(f"{path}: no frozen_sha256 in it")
+    if record.get("dtype", "float32") not in ("float32", "bfloat16", "float16"):
+        raise ConfigError(f"{path}: dtype {record.get('dtype')!r} is not float32, bfloat16 or float16")
     return record
 
 
@@ -103,11 +107,14 @@ def merge_adapter(base: Path, adapter: Path, out: Path) -> MergeResult:
             f"{base}: its frozen weights differ from those {adapter} was trained on "
             f"(digest {digest[:12]} vs {record['frozen_sha256'][:12]}); rebuild the base the same way"
         )
+    import torch
     from peft import PeftModel
 
     from train.hf_model import load_model
 
-    processor, model = load_model(base)
+    # the weights the run trained against: a bf16 run saw (and merged into) bf16-rounded base
+    # weights, so merging into float32 ones would give a slightly different model
+    processor, model = load_model(base, getattr(torch, record.get("dtype", "float32")))
     merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

@@ -152,8 +152,36 @@ def fake_items(families: Sequence[str]) -> list[Item]:
         images = _images_under(root)
         if not images:
             raise DatasetError(f"{root}: no images for family {family}")
-        items += [Item(p, "fake", family, f"{family}/{p.relative_to(root).as_posix()}", "") for p in images]
+        splits = _fake_splits(root / MANIFEST, images) if (root / MANIFEST).is_file() else {}
+        for p in images:
+            relative = p.relative_to(root).as_posix()
+            items.append(Item(p, "fake", family, f"{family}/{relative}", splits.get(relative, "")))
     return items
+
+
+def _fake_splits(manifest: Path, images: list[Path]) -> dict[str, str]:
+    """A generated folder's ``manifest.csv`` (path,split): the split of every image in it, e.g. a
+    re-synthesised photo's, which must follow its source photograph's split."""
+    try:
+        with manifest.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not {"path", "split"} <= set(reader.fieldnames or []):
+                raise DatasetError(f"{manifest}: expected the columns path,split")
+            splits = {}
+            for row in reader:
+                split = (row.get("split") or "").strip()
+                if split not in SPLITS:
+                    raise DatasetError(
+                        f"{manifest}:{reader.line_num}: split {split!r} is not one of {', '.join(SPLITS)}"
+                    )
+                splits[(row.get("path") or "").strip()] = split
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DatasetError(f"{manifest}: cannot read manifest ({exc})") from None
+    missing = [p.relative_to(manifest.parent).as_posix() for p in images]
+    missing = [name for name in missing if name not in splits]
+    if missing:
+        raise DatasetError(f"{manifest}: no split for {missing[0]!r} ({len(missing)} images unlisted)")
+    return splits
 
 
 def assign_splits(items: list[Item], seed: int, ratios: Ratios, holdout: str | None) -> list[Item]:

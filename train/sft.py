@@ -209,7 +209,8 @@ def run_sft(config: SFTConfig) -> SFTResult:
         # back from a GPU machine and merge elsewhere with `python -m train merge-adapter`.
         adapter = train.output_dir / "adapter"
         model.save_pretrained(adapter)
-        record_base(adapter, config.model.checkpoint, fully_trained_modules(model.get_base_model(), config))
+        replaced = fully_trained_modules(model.get_base_model(), config)
+        record_base(adapter, config.model.checkpoint, replaced, "bfloat16" if bf16 else "float32")
     merged_model = model.merge_and_unload() if train.method == "lora" else model
     merged = train.output_dir / "merged"
     merged_model.save_pretrained(merged)

@@ -108,3 +108,29 @@ def test_cli_errors_name_the_folder(tmp_path: Path, tiny_checkpoint: Path, capsy
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path) in err and "adapter_config.json" in err
+
+
+def test_a_bf16_run_is_merged_in_bf16(lora_run, tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """A run that trained a bf16-loaded base is merged into the same bf16 weights, not float32 ones."""
+    import torch
+    from peft import PeftModel
+
+    from train.hf_model import load_model
+
+    _, result = lora_run
+    adapter = tmp_path / "adapter"
+    shutil.copytree(result.adapter, adapter)
+    record = json.loads((adapter / BASE_RECORD).read_text())
+    assert record["dtype"] == "float32"  # this run trained on the CPU in float32
+    (adapter / BASE_RECORD).write_text(json.dumps(record | {"dtype": "bfloat16"}))
+    merged = merge_adapter(tiny_checkpoint, adapter, tmp_path / "merged").merged
+    _, model = load_model(tiny_checkpoint, torch.bfloat16)
+    expected = PeftModel.from_pretrained(model, adapter).merge_and_unload().state_dict()
+    ours = _tensors(merged)
+    lora_merged = [n for n in ours if "text_model" in n and "q_proj.weight" in n]
+    assert lora_merged and {read_index(next(merged.glob("*.safetensors")))[lora_merged[0]].dtype} == {"BF16"}
+    for name in lora_merged:
+        np.testing.assert_array_equal(ours[name], expected[name].float().numpy(), err_msg=name)
+    (adapter / BASE_RECORD).write_text(json.dumps(record | {"dtype": "int8"}))
+    with pytest.raises(ConfigError, match="dtype 'int8'"):
+        merge_adapter(tiny_checkpoint, adapter, tmp_path / "m2")

@@ -188,3 +188,40 @@ def test_process_errors_are_one_line(raw: Path, tmp_path: Path, capsys: pytest.C
     manifest.write_text("path,split\nnowhere.png,train\n")
     assert main(["process", "--real", str(manifest), "--fake", f"sd15={raw / 'sd15'}", "--out", out]) == 2
     assert f"error: {manifest}:2: no such image file 'nowhere.png'" in capsys.readouterr().err
+
+
+def test_a_generated_folder_manifest_fixes_each_image_split(
+    raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Re-synthesised photos follow their source photo's split (given in the folder's manifest)."""
+    fakes = tmp_path / "resynth"
+    fakes.mkdir()
+    names = sorted(p.name for p in (raw / "sd15").iterdir())
+    for name in names:
+        (fakes / name).write_bytes((raw / "sd15" / name).read_bytes())
+    wanted = {name: ("val", "test")[i % 2] for i, name in enumerate(names)}
+    (fakes / "manifest.csv").write_text("path,split\n" + "".join(f"{n},{s}\n" for n, s in wanted.items()))
+    out = tmp_path / "data"
+    assert main(["process", "--real", str(raw / "crops"), "--fake", f"sd15={fakes}", "--out", str(out)]) == 0
+    rows = [r for r in csv.DictReader((out / "manifest.csv").open(newline="")) if r["label"] == "fake"]
+    assert {r["source"].split("/", 1)[1]: r["split"] for r in rows} == wanted
+    capsys.readouterr()
+    (fakes / "manifest.csv").write_text("path,split\n" + f"{names[0]},test\n")
+    assert (
+        main(
+            [
+                "process",
+                "--real",
+                str(raw / "crops"),
+                "--fake",
+                f"sd15={fakes}",
+                "--out",
+                str(tmp_path / "d2"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"error: {fakes / 'manifest.csv'}: no split for '{names[1]}'") and err.count("\n") == 1
+    )

@@ -17,13 +17,15 @@ receive)
     ls -la "$STASH/parts"
     ;;
 run)
-    if [ ! -d "$SITE" ]; then
+    if [ ! -d "$SITE" ]; then  # installed into a side folder, renamed only once complete
+        rm -rf "$SITE.partial"
         python3 -m train.mini.stage join "$STASH/parts" --out "$STASH/joined"
-        python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE" \
+        python3 -m pip install -q --no-index --no-deps --no-compile --target "$SITE.partial" \
             .carry/wheels/*.whl "$STASH"/joined/*.whl
+        mv "$SITE.partial" "$SITE"
     fi
     nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
-    timeout 560 python3 -m train mini-run --plan train/mini/plan.toml --work "$STASH/work" --to "$2" \
+    timeout 560 python3 -m train mini-run --plan train/mini/plan.toml --work "$STASH/work" --to "${2:?usage: device.sh run STAGE}" \
         || { rc=$?; [ $rc -eq 124 ] && echo "cut off at the call's limit: run the same command again"; exit $rc; }
     ;;
 pack)

@@ -88,8 +88,11 @@ def _device() -> str:
 # --- the stages -------------------------------------------------------------------------------
 
 
-def _train_photo_crops(run: Run, name: str, per_photo: int, seed: int, train_photos: set[str]) -> int:
-    """Crops of the training photographs alone (the generators never see a val or test photo)."""
+def _photo_crops(
+    run: Run, name: str, per_photo: int, seed: int, splits: dict[str, str], keep: set[str]
+) -> int:
+    """Crops of the photographs whose split is in ``keep``, with ``manifest.csv`` (path,photo_id,
+    split) giving each crop its photograph's split in the real class (``splits``)."""
     import csv
 
     every = run.path("crops", f"{name}-all")
@@ -99,18 +102,25 @@ def _train_photo_crops(run: Run, name: str, per_photo: int, seed: int, train_pho
     chosen = run.path("crops", name)
     shutil.rmtree(chosen, ignore_errors=True)
     chosen.mkdir(parents=True)
-    count = 0
+    rows = []
     with (every / "manifest.csv").open(newline="") as fh:
         for row in csv.DictReader(fh):
-            if row["photo_id"] in train_photos:
-                os.link(every / row["path"], chosen / Path(row["path"]).name)
-                count += 1
-    return count
+            split = splits[row["photo_id"]]
+            if split in keep:
+                target = Path(row["path"]).name
+                os.link(every / row["path"], chosen / target)
+                rows.append((target, row["photo_id"], split))
+    with (chosen / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerows([("path", "photo_id", "split"), *rows])
+    return len(rows)
 
 
 def stage_crops(run: Run) -> dict[str, Any]:
-    """Real-class crops split by photo; generator-training and re-synthesis crops of the training
-    photographs only, so no val or test photo ever reaches a generator."""
+    """Real-class crops split by photo; generator-training crops of the training photographs only,
+    so no val or test photo ever reaches a generator's training. Re-synthesis sources come from
+    every photograph, and each re-synthesised image later takes its photograph's split: a test
+    image's content was never seen in training, in either class."""
     import csv
 
     photos, seed = run.plan.photos, run.plan.run.seed
@@ -119,12 +129,13 @@ def stage_crops(run: Run) -> dict[str, Any]:
               "--per-photo", photos.per_photo, "--seed", seed)  # fmt: skip
     with (real / "manifest.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    train_photos = {row["photo_id"] for row in rows if row["split"] == "train"}
+    splits = {row["photo_id"]: row["split"] for row in rows}
+    train_photos = {photo for photo, split in splits.items() if split == "train"}
     per_split = {s: sum(1 for row in rows if row["split"] == s) for s in ("train", "val", "test")}
-    generator = _train_photo_crops(run, "generator-train", photos.generator_per_photo, seed + 1, train_photos)
+    generator = _photo_crops(run, "generator-train", photos.generator_per_photo, seed + 1, splits, {"train"})
     # enough re-synthesis sources for generators.count images
-    per_photo = -(-run.plan.generators.count // max(1, len(train_photos)))
-    resynth = _train_photo_crops(run, "resynth-source", per_photo, seed + 2, train_photos)
+    per_photo = -(-run.plan.generators.count // max(1, len(splits)))
+    resynth = _photo_crops(run, "resynth-source", per_photo, seed + 2, splits, {"train", "val", "test"})
     return {
         "real_crops": per_split,
         "photos": len({row["photo_id"] for row in rows}),
@@ -188,7 +199,27 @@ def stage_generate(run: Run) -> dict[str, Any]:
         if FAMILIES[family].needs_source:
             args += ["--source", run.path("crops", "resynth-source")]
         run.train(*args)
+        if FAMILIES[family].needs_source:
+            _source_splits(run, family)
     return {}
+
+
+def _source_splits(run: Run, family: str) -> None:
+    """``generated/FAMILY/manifest.csv``: each re-synthesised image in its source photo's split."""
+    import csv
+
+    from train.synth.generate import image_name
+
+    folder, sources = run.path("generated", family), run.path("crops", "resynth-source")
+    with (sources / "manifest.csv").open(newline="") as fh:
+        split_of = {row["path"]: row["split"] for row in csv.DictReader(fh)}
+    generation = json.loads((folder / "generation.json").read_text())
+    seed, names = generation["seed"], generation["sources"]
+    rows = [(image_name(family, seed, index), split_of[name]) for index, name in enumerate(names)]
+    partial = folder / "manifest.csv.partial"
+    with partial.open("w", newline="") as fh:
+        csv.writer(fh, lineterminator="\n").writerows([("path", "split"), *rows])
+    partial.replace(folder / "manifest.csv")
 
 
 def stage_process(run: Run) -> dict[str, Any]:
@@ -361,7 +392,10 @@ def stage_bench(run: Run) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", script, *command], capture_output=True, text=True, check=False
     )
-    rc, seconds, rss_kb = out.stdout.split()
+    try:
+        rc, seconds, rss_kb = out.stdout.split()
+    except ValueError:
+        raise ConfigError(f"bench: the timing child failed: {out.stderr.strip()[-300:]}") from None
     if int(rc) not in (0, 1):
         raise ConfigError(f"bench: fakescope scan exited {rc}: {out.stderr.strip()[-300:]}")
     bench = {

@@ -45,10 +45,18 @@ def test_the_run_end_to_end(tmp_path: Path, photo_pool: Path, tiny_checkpoint: P
     train_photos = {r["photo_id"] for r in rows if r["split"] == "train"}
     assert 0 < len(train_photos) < crops["photos"]
     # the generators saw only crops of training photographs
-    generator_crops = {p.name.rsplit("-", 1)[0] for p in (work / "crops" / "generator-train").iterdir()}
+    generator_crops = {p.name.rsplit("-", 1)[0] for p in (work / "crops" / "generator-train").glob("*.png")}
     assert generator_crops == {p.replace("/", "__") for p in train_photos}
 
     data = list(csv.DictReader((work / "data" / "manifest.csv").open()))
+    # a re-synthesised image sits in its source photograph's split: no test content in training
+    photo_split = {r["photo_id"].replace("/", "__"): r["split"] for r in rows}
+    sources = json.loads((work / "generated" / "ae-resynth" / "generation.json").read_text())["sources"]
+    resynth = [r for r in data if r["generator"] == "ae-resynth"]
+    for row in resynth:
+        index = int(row["source"].rsplit("-", 1)[1].removesuffix(".png"))
+        assert row["split"] == photo_split[sources[index].rsplit("-", 1)[0]]
+    assert len(resynth) == 8 and {r["split"] for r in resynth} == {"train", "val", "test"}
     held_out = [r for r in data if r["generator"] == "gan-pixelshuffle"]
     assert len(held_out) == 8 and {r["split"] for r in held_out} == {"test"}
     assert all(r["path"].endswith(".jpg") for r in data)

@@ -99,3 +99,15 @@ def test_missing_manifest_and_input(tmp_path: Path, capsys) -> None:
     assert MANIFEST in capsys.readouterr().err
     assert train_main(["stage-split", str(tmp_path / "absent.gguf"), "--out", str(tmp_path / "s")]) == 2
     assert "absent.gguf: no such file" in capsys.readouterr().err
+
+
+def test_the_device_script_parses() -> None:
+    """``bash -n``: a syntax error in train/mini/device.sh would cost a device call to find."""
+    import shutil
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash")
+    script = Path(__file__).resolve().parents[3] / "train" / "mini" / "device.sh"
+    done = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
