@@ -19,6 +19,7 @@ from conversion.safetensors_io import read_index
 from fakescope_cli.errors import ConfigError
 
 BASE_RECORD = "fakescope-base.json"
+PROCESSOR_DIR = "processor"  # beside the adapter: the processor (tokenizer, template) it was trained with
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,10 @@ def merge_adapter(base: Path, adapter: Path, out: Path) -> MergeResult:
     # the weights the run trained against: a bf16 run saw (and merged into) bf16-rounded base
     # weights, so merging into float32 ones would give a slightly different model
     processor, model = load_model(base, getattr(torch, record.get("dtype", "float32")))
+    if (adapter / PROCESSOR_DIR).is_dir():  # not the base's, which another library version may have rebuilt
+        from transformers import AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(adapter / PROCESSOR_DIR)
     merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)

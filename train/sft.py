@@ -21,7 +21,7 @@ import torch
 from fakescope_cli.errors import DatasetError
 from fakescope_cli.imageio import decode_image, read_image_file
 from fakescope_cli.profile import DEFAULT_PROFILE, ModelProfile, load_profile_toml
-from train.adapter import record_base
+from train.adapter import PROCESSOR_DIR, record_base
 from train.config import SFTConfig
 from train.hf_model import IGNORE, load_model, messages_from_llava, training_example
 
@@ -209,6 +209,7 @@ def run_sft(config: SFTConfig) -> SFTResult:
         # back from a GPU machine and merge elsewhere with `python -m train merge-adapter`.
         adapter = train.output_dir / "adapter"
         model.save_pretrained(adapter)
+        processor.save_pretrained(adapter / PROCESSOR_DIR)  # the tokenizer the run used, for the merge
         replaced = fully_trained_modules(model.get_base_model(), config)
         record_base(adapter, config.model.checkpoint, replaced, "bfloat16" if bf16 else "float32")
     merged_model = model.merge_and_unload() if train.method == "lora" else model

@@ -134,3 +134,19 @@ def test_a_bf16_run_is_merged_in_bf16(lora_run, tiny_checkpoint: Path, tmp_path:
     (adapter / BASE_RECORD).write_text(json.dumps(record | {"dtype": "int8"}))
     with pytest.raises(ConfigError, match="dtype 'int8'"):
         merge_adapter(tiny_checkpoint, adapter, tmp_path / "m2")
+
+
+def test_the_processor_the_run_used_comes_with_the_adapter(
+    lora_run, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """A base rebuilt elsewhere may carry another library version's tokenizer files; the merge
+    keeps the ones the run was trained with."""
+    _, result = lora_run
+    assert (result.adapter / "processor" / "chat_template.jinja").is_file()
+    other = tmp_path / "rebuilt"
+    shutil.copytree(tiny_checkpoint, other)
+    (other / "chat_template.jinja").write_text("{{ 'a different template' }}")
+    merged = merge_adapter(other, result.adapter, tmp_path / "m").merged
+    assert (merged / "chat_template.jinja").read_text() == (
+        tiny_checkpoint / "chat_template.jinja"
+    ).read_text()

@@ -199,6 +199,24 @@ def _explanations_section(evaluation: dict[str, Any] | None) -> list[str]:
     return lines + [""]
 
 
+def _architecture(init: dict[str, Any]) -> str:
+    source, vision = init.get("text_source"), init.get("vision")
+    if not isinstance(source, dict):
+        return f"Starting checkpoint: {md(init.get('checkpoint', NOT_MEASURED))}."
+    text = (
+        "Idefics3 (SmolVLM layout): a vision tower trained from scratch on this task, a pixel-shuffle "
+        f"connector, and the language model of {md(source.get('file', '?'))} "
+        f"(SHA-256 {md(source.get('sha256', '?'))}) as the starting text model"
+    )
+    if isinstance(vision, dict):
+        text += (
+            f"; vision tiles of {vision.get('image_size')} px in {vision.get('patch')} px patches, "
+            f"width {vision.get('width')}, {vision.get('layers')} layers, images up to "
+            f"{vision.get('longest_edge')} px cut into tiles plus a global view"
+        )
+    return text + "."
+
+
 def render_card(inputs: CardInputs, holdout: str | None) -> str:
     stages = inputs.stages
     init = stages.get("init", {})
@@ -216,11 +234,7 @@ def render_card(inputs: CardInputs, holdout: str | None) -> str:
     ]
     lines += ["## Architecture", ""]
     params = init.get("parameters", {})
-    lines += [
-        "Idefics3 (SmolVLM layout): a vision tower trained from scratch on this task, a pixel-shuffle "
-        "connector, and the SmolLM2-135M-Instruct language model as the starting text model.",
-        "",
-    ]
+    lines += [_architecture(init), ""]
     lines += _table(
         ["part", "parameters"],
         [[part, _fmt(params.get(part))] for part in ("vision", "connector", "text")],
@@ -237,7 +251,7 @@ def render_card(inputs: CardInputs, holdout: str | None) -> str:
     lines += ["## Training", ""]
     lines += [
         f"Command: `{sft.get('command', NOT_MEASURED)}`; {_fmt(sft.get('steps'))} steps on "
-        f"{sft.get('device', '?')} in {_fmt(sft.get('seconds'), 0)} s; "
+        f"{sft.get('device', '?')}, the call that finished them {_fmt(sft.get('seconds'), 0)} s; "
         f"loss {_fmt(sft.get('loss_first'))} -> {_fmt(sft.get('loss_last'))}.",
         "",
     ]

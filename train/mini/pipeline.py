@@ -294,7 +294,8 @@ def stage_init(run: Run) -> dict[str, Any]:
         run.train(*args, *run.plan.model.init_args)
     record_path = _base(run) / "fakescope_init.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    return {"checkpoint": str(_base(run)), "parameters": record.get("parameters", {})}
+    keep = ("parameters", "text_source", "vision", "image_seq_len")
+    return {"checkpoint": str(_base(run)), **{key: record[key] for key in keep if key in record}}
 
 
 def _sft_config(run: Run) -> Path:

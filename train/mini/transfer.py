@@ -25,6 +25,8 @@ from train.mini.stage import StageError, join_parts, split_files
 
 ARCHIVE = "mini-run.tar"
 DEFAULT_PART_MB = 15.0  # under the 16 MiB a returned file may have
+MAX_FILES = 8  # what one device call hands back at most: 8 files, 64 MiB together
+MAX_TOTAL_MB = 64.0
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,31 @@ def files_to_pack(work: Path, split: str = "test") -> list[Path]:
     return chosen
 
 
-def pack(work: Path, out: Path, part_mb: float = DEFAULT_PART_MB, split: str = "test") -> PackResult:
+def pack(
+    work: Path,
+    out: Path,
+    part_mb: float = DEFAULT_PART_MB,
+    split: str = "test",
+    max_files: int = MAX_FILES,
+    max_total_mb: float = MAX_TOTAL_MB,
+) -> PackResult:
+    """The parts in ``out``; refused before anything is written there when they would not all
+    come back (more than ``max_files`` files with the manifest, or over ``max_total_mb``)."""
     files = files_to_pack(work, split)
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         archive = Path(folder) / ARCHIVE
         with tarfile.open(archive, "w") as tar:
             for relative in files:
                 tar.add(work / relative, arcname=relative.as_posix(), recursive=False)
         size = archive.stat().st_size
+        count = -(-size // int(part_mb * (1 << 20))) + 1  # and the manifest
+        if count > max_files or size > max_total_mb * (1 << 20):
+            raise ConfigError(
+                f"{work}: the packed run is {size / 2**20:.1f} MiB in {count} files, over what one call "
+                f"hands back ({max_files} files, {max_total_mb:g} MiB); pack fewer test images or "
+                "hand back in two calls"
+            )
+        out.mkdir(parents=True, exist_ok=True)
         try:
             split_files([archive], out, part_mb)
         except StageError as exc:

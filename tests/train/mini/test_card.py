@@ -44,7 +44,12 @@ def _work(tmp_path: Path) -> tuple[Path, Path]:
         "path,label,generator,source,split\n"
         "a.jpg,real,,p1,train\nb.jpg,fake,ddpm,,train\nc.jpg,fake,gan-ps,,test\nd.jpg,real,,p2,test\n"
     )
-    (work / "stages" / "init.json").write_text(json.dumps({"parameters": {"vision": 1234, "text": 5678}}))
+    init = {
+        "parameters": {"vision": 1234, "text": 5678},
+        "text_source": {"file": "SmolLM2-135M-Instruct.Q4_1.gguf", "sha256": "b179c952"},
+        "vision": {"image_size": 64, "patch": 8, "width": 384, "layers": 6, "longest_edge": 128},
+    }
+    (work / "stages" / "init.json").write_text(json.dumps(init))
     (work / "stages" / "sft.json").write_text(
         json.dumps({"command": "python -m train sft --config sft.toml", "steps": 40, "loss_first": 3.5,
                     "loss_last": 0.25, "seconds": 61.0, "device": "cpu"})
@@ -78,8 +83,9 @@ def test_numbers_come_from_the_run_files(tmp_path: Path) -> None:
     assert "| gan-ps (held out of training) | 0 | 0 | 1 |" in card
     assert "| real | 1 | 0 | 1 |" in card
     assert "0.9375" in card and "0.9365" in card and "AUC difference between gguf and hf: 0.0010" in card
+    assert "SmolLM2-135M-Instruct.Q4\\_1.gguf (SHA-256 b179c952)" in card and "64 px in 8 px patches" in card
     assert "| 1234 |" in card and f"| connector | {NOT_MEASURED} |" in card
-    assert "40 steps on cpu in 61 s; loss 3.5000 -> 0.2500" in card
+    assert "40 steps on cpu, the call that finished them 61 s; loss 3.5000 -> 0.2500" in card
     assert f"CPU speed: {NOT_MEASURED}." in card  # no bench.json was written
 
 
