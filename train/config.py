@@ -95,7 +95,11 @@ def _typed(kind: str, value: Any, where: str, base: Path) -> Any:
     return float(value) if kind == "float" else value
 
 
-def _build(cls: type, table: dict[str, Any], section: str, base: Path) -> Any:
+def build_section(cls: type, table: dict[str, Any], section: str, base: Path) -> Any:
+    """A dataclass from one TOML table: unknown keys named (with the closest known one), values
+    checked against the field types, relative paths resolved against ``base``."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{section}] must be a table")
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, value in table.items():
@@ -125,7 +129,9 @@ def load_config(path: Path) -> SFTConfig:
             )
     base = path.parent
     try:
-        sections = {name: _build(cls, raw.get(name, {}), name, base) for name, cls in _SECTIONS.items()}
+        sections = {
+            name: build_section(cls, raw.get(name, {}), name, base) for name, cls in _SECTIONS.items()
+        }
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     config = SFTConfig(source=path, **sections)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fakescope_cli.errors import ConfigError
+from train.config import build_section
 
 
 @dataclass(frozen=True)
@@ -93,41 +94,6 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _value(kind: str, value: Any, where: str, base: Path) -> Any:
-    if "Path" in kind:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"'{where}' must be a path (a string), not {value!r}")
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else base / path
-    checks = {
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "str": lambda v: isinstance(v, str),
-        "list[str]": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-    }
-    if kind in checks and not checks[kind](value):
-        raise ConfigError(f"'{where}' must be {kind}, not {value!r}")
-    return value
-
-
-def _section(cls: type, table: Any, name: str, base: Path) -> Any:
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{name}] must be a table")
-    known = {f.name: f for f in fields(cls)}
-    values = {}
-    for key, value in table.items():
-        if key not in known:
-            hint = difflib.get_close_matches(key, known, n=1)
-            raise ConfigError(
-                f"unknown key '{name}.{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-            )
-        values[key] = _value(str(known[key].type), value, f"{name}.{key}", base)
-    try:
-        return cls(**values)
-    except TypeError:
-        missing = [f.name for f in fields(cls) if f.name not in values]
-        raise ConfigError(f"[{name}] needs '{missing[0]}'") from None
-
-
 def load_plan(path: Path) -> MiniPlan:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -144,7 +110,9 @@ def load_plan(path: Path) -> MiniPlan:
             )
     base = path.parent.resolve()
     try:
-        sections = {name: _section(cls, raw.get(name, {}), name, base) for name, cls in _SECTIONS.items()}
+        sections = {
+            name: build_section(cls, raw.get(name, {}), name, base) for name, cls in _SECTIONS.items()
+        }
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
     plan = MiniPlan(source=path, sft=dict(raw.get("sft", {})), **sections)
