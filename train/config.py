@@ -114,7 +114,8 @@ def build_section(cls: type, table: dict[str, Any], section: str, base: Path) ->
         raise ConfigError(f"[{section}] is missing a required key ({exc})") from None
 
 
-def load_config(path: Path) -> SFTConfig:
+def read_toml_tables(path: Path, allowed: list[str]) -> dict[str, Any]:
+    """A TOML file whose top-level tables must be among ``allowed`` (an unknown one is named)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -122,11 +123,16 @@ def load_config(path: Path) -> SFTConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     for name in raw:
-        if name not in _SECTIONS:
-            hint = difflib.get_close_matches(name, _SECTIONS, n=1)
+        if name not in allowed:
+            hint = difflib.get_close_matches(name, allowed, n=1)
             raise ConfigError(
                 f"{path}: unknown section [{name}]" + (f" (did you mean [{hint[0]}]?)" if hint else "")
             )
+    return raw
+
+
+def load_config(path: Path) -> SFTConfig:
+    raw = read_toml_tables(path, list(_SECTIONS))
     base = path.parent
     try:
         sections = {

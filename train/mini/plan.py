@@ -7,14 +7,12 @@ checked by ``train.config`` like any hand-written one.
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fakescope_cli.errors import ConfigError
-from train.config import build_section
+from train.config import build_section, read_toml_tables
 
 
 @dataclass(frozen=True)
@@ -95,19 +93,7 @@ _SECTIONS: dict[str, type] = {
 
 
 def load_plan(path: Path) -> MiniPlan:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    allowed = [*_SECTIONS, "sft"]
-    for name in raw:
-        if name not in allowed:
-            hint = difflib.get_close_matches(name, allowed, n=1)
-            raise ConfigError(
-                f"{path}: unknown section [{name}]" + (f" (did you mean [{hint[0]}]?)" if hint else "")
-            )
+    raw = read_toml_tables(path, [*_SECTIONS, "sft"])
     base = path.parent.resolve()
     try:
         sections = {

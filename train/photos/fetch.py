@@ -11,7 +11,6 @@ packs its images so); it is unpacked with :func:`rcc_member`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import struct
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope_cli.errors import DatasetError
+from fakescope_cli.models import file_sha256
 from train.io import atomic_write_text
 from train.photos.sources import PhotoSource
 
@@ -68,14 +68,6 @@ def _run(command: Sequence[str], what: str, cwd: Path | None = None) -> str:
         last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
         raise DatasetError(f"{what} failed: {last}")
     return done.stdout
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download(name: str, folder: Path) -> Path:
@@ -150,7 +142,7 @@ def _extract(
                     author=photo.author,
                     shows=photo.shows,
                     note=photo.note,
-                    sha256=sha256_file(destination),
+                    sha256=file_sha256(destination),
                     size=destination.stat().st_size,
                 )
             )
@@ -159,7 +151,7 @@ def _extract(
         if copyright_in.is_file():
             shutil.copyfile(copyright_in, target / "copyright")
             copyright_file = (target / "copyright").relative_to(cache).as_posix()
-    package = FetchedPackage(name, version, deb.name, sha256_file(deb), copyright_file, len(photos))
+    package = FetchedPackage(name, version, deb.name, file_sha256(deb), copyright_file, len(photos))
     return package, photos
 
 

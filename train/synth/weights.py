@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -15,6 +14,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from fakescope_cli.errors import FakeScopeError, ModelFileError
+from fakescope_cli.models import file_sha256
 from train.io import atomic_write_text
 from train.synth.family import Family, Nets
 from train.synth.registry import load_family
@@ -22,14 +22,6 @@ from train.synth.registry import load_family
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 FORMAT = 1
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_weights(out_dir: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> str:
