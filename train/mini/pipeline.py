@@ -89,10 +89,18 @@ def _device() -> str:
 
 
 def _photo_crops(
-    run: Run, name: str, per_photo: int, seed: int, splits: dict[str, str], keep: set[str]
+    run: Run,
+    name: str,
+    per_photo: int,
+    seed: int,
+    splits: dict[str, str],
+    keep: set[str],
+    limit: int | None = None,
 ) -> int:
     """Crops of the photographs whose split is in ``keep``, with ``manifest.csv`` (path,photo_id,
-    split) giving each crop its photograph's split in the real class (``splits``)."""
+    split) giving each crop its photograph's split in the real class (``splits``). With ``limit``,
+    only that many, taken round-robin over the photographs (first crops first), so every photo
+    has its share whichever file names sort first."""
     import csv
 
     every = run.path("crops", f"{name}-all")
@@ -102,14 +110,18 @@ def _photo_crops(
     chosen = run.path("crops", name)
     shutil.rmtree(chosen, ignore_errors=True)
     chosen.mkdir(parents=True)
-    rows = []
     with (every / "manifest.csv").open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            split = splits[row["photo_id"]]
-            if split in keep:
-                target = Path(row["path"]).name
-                os.link(every / row["path"], chosen / target)
-                rows.append((target, row["photo_id"], split))
+        candidates = [row for row in csv.DictReader(fh) if splits[row["photo_id"]] in keep]
+    turn: dict[str, int] = {}
+    order = []
+    for row in candidates:  # the n-th crop of each photo before any photo's (n+1)-th
+        turn[row["photo_id"]] = turn.get(row["photo_id"], -1) + 1
+        order.append((turn[row["photo_id"]], row["photo_id"], row["path"]))
+    rows = []
+    for _, photo_id, path in sorted(order)[:limit]:
+        target = Path(path).name
+        os.link(every / path, chosen / target)
+        rows.append((target, photo_id, splits[photo_id]))
     with (chosen / "manifest.csv").open("w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerows([("path", "photo_id", "split"), *rows])
@@ -135,7 +147,9 @@ def stage_crops(run: Run) -> dict[str, Any]:
     generator = _photo_crops(run, "generator-train", photos.generator_per_photo, seed + 1, splits, {"train"})
     # enough re-synthesis sources for generators.count images
     per_photo = -(-run.plan.generators.count // max(1, len(splits)))
-    resynth = _photo_crops(run, "resynth-source", per_photo, seed + 2, splits, {"train", "val", "test"})
+    everywhere = {"train", "val", "test"}
+    count = run.plan.generators.count
+    resynth = _photo_crops(run, "resynth-source", per_photo, seed + 2, splits, everywhere, count)
     return {
         "real_crops": per_split,
         "photos": len({row["photo_id"] for row in rows}),

@@ -25,7 +25,7 @@ def _plan(tmp_path: Path, pool: Path, checkpoint: Path) -> Path:
     plan.write_text(
         f'[photos]\npool = "{pool}"\nsize = 32\nper_photo = 6\ngenerator_per_photo = 4\n'
         '[generators]\nfamilies = ["gan-tconv", "ae-resynth", "gan-pixelshuffle"]\n'
-        'holdout = "gan-pixelshuffle"\ncount = 8\nsteps = 3\nbatch_size = 4\nwidth = 8\n'
+        'holdout = "gan-pixelshuffle"\ncount = 6\nsteps = 3\nbatch_size = 4\nwidth = 8\n'
         f'[run]\ndevice = "cpu"\n[model]\ninit = "{checkpoint}"\n'
         f'[export]\nquant = "f16"\ncard = "{card}"\n[eval]\nexplain = 2\nbench_images = 3\n'
         "[sft]\nmax_steps = 4\nbatch_size = 4\nlearning_rate = 0.003\nlogging_steps = 2\nsave_steps = 4\n"
@@ -56,9 +56,12 @@ def test_the_run_end_to_end(tmp_path: Path, photo_pool: Path, tiny_checkpoint: P
     for row in resynth:
         index = int(row["source"].rsplit("-", 1)[1].removesuffix(".png"))
         assert row["split"] == photo_split[sources[index].rsplit("-", 1)[0]]
-    assert len(resynth) == 8 and {r["split"] for r in resynth} == {"train", "val", "test"}
+    assert len(resynth) == 6 and {r["split"] for r in resynth} == {"train", "val", "test"}
+    # 6 sources from 4 photos: every photograph has its share, whatever its name
+    source_photos = {name.rsplit("-", 1)[0] for name in sources}
+    assert len(sources) == 6 and source_photos == set(photo_split)
     held_out = [r for r in data if r["generator"] == "gan-pixelshuffle"]
-    assert len(held_out) == 8 and {r["split"] for r in held_out} == {"test"}
+    assert len(held_out) == 6 and {r["split"] for r in held_out} == {"test"}
     assert all(r["path"].endswith(".jpg") for r in data)
 
     validate = json.loads((work / "stages" / "validate.json").read_text())
