@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -16,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from fakescope_cli.cache import CacheError, ResultCache, result_from_body, stored_body
 from fakescope_cli.discovery import InputFile
@@ -103,6 +106,38 @@ def guarded_analysis(
 # -- the run ------------------------------------------------------------------------------------
 
 
+class _DeferredInterrupt:
+    """Ctrl-C while worker processes run, raised where no executor lock is held.
+
+    A KeyboardInterrupt that lands inside ``concurrent.futures`` (while it holds a future's lock)
+    leaves that lock taken, and the pool's shutdown then waits for ever. So a first SIGINT is only
+    noted, and ``check`` raises it from our own loop (at most half a second later); a second one
+    raises at once. Outside the main thread nothing is changed."""
+
+    def __init__(self) -> None:
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def _note(self, signum: int, frame: object) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def check(self) -> None:
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
 class ScanRun:
     def __init__(
         self,
@@ -130,11 +165,27 @@ class ScanRun:
             self._engine.close()
             self._engine = None
 
+    def abort(self) -> None:
+        """Stop at once after an interrupt: end the workers without waiting on the pool.
+
+        A KeyboardInterrupt can arrive while this thread holds one of the executor's locks, and a
+        graceful shutdown then waits for it forever; what finished is already in the cache."""
+        if self._pool is not None:
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.terminate()
+            self._pool = None
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+
     def __enter__(self) -> ScanRun:
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.abort()
+        else:
+            self.close()
 
     def _local_engine(self) -> ForensicModel | None:
         if self.model is not None and self._engine is None:
@@ -205,12 +256,19 @@ class ScanRun:
         yield from self._parallel(inputs)
 
     def _parallel(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
+        with _DeferredInterrupt() as interrupt:
+            yield from self._parallel_results(inputs, interrupt)
+
+    def _parallel_results(
+        self, inputs: Iterable[InputFile], interrupt: _DeferredInterrupt
+    ) -> Iterator[ImageResult]:
         window = 4 * self.workers
         pending: deque[tuple[ImageResult | Future[ImageResult], str | None]] = deque()
         stored: set[int] = set()
         source = iter(inputs)
         exhausted = False
         while pending or not exhausted:
+            interrupt.check()
             while not exhausted and sum(isinstance(p, Future) for p, _ in pending) < window:
                 item = next(source, None)
                 if item is None:
@@ -236,7 +294,7 @@ class ScanRun:
                     self._store(future_key, self._outcome(future))
             head, key = pending[0]
             if isinstance(head, Future) and not head.done():
-                wait([f for f, _ in running], return_when=FIRST_COMPLETED)
+                wait([f for f, _ in running], timeout=0.5, return_when=FIRST_COMPLETED)
                 continue
             pending.popleft()
             if isinstance(head, Future):
