@@ -12,6 +12,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fakescope_cli.card import write_synthetic_card
 
@@ -142,6 +143,27 @@ def train_tokenizer(out_dir: Path, shape: TinyShape, seed: int = 0):
     return fast
 
 
+def tiny_llama_config(shape: Any, tokenizer: Any, vocab_size: int) -> dict[str, Any]:
+    """The Llama text config of a tiny test model; ``shape`` has the ``text_*`` sizes."""
+    return {
+        "model_type": "llama",
+        "vocab_size": vocab_size,
+        "hidden_size": shape.text_hidden,
+        "intermediate_size": shape.text_ffn,
+        "num_hidden_layers": shape.text_layers,
+        "num_attention_heads": shape.text_heads,
+        "num_key_value_heads": shape.text_kv_heads,
+        "max_position_embeddings": 2048,
+        "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0,
+        "initializer_range": shape.init_range,
+        "tie_word_embeddings": False,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+
+
 def build_tiny_idefics3(out_dir: Path, shape: TinyShape = TinyShape(), seed: int = 0) -> Path:
     """Write a random-init Idefics3ForConditionalGeneration checkpoint into ``out_dir``."""
     import torch
@@ -165,23 +187,7 @@ def build_tiny_idefics3(out_dir: Path, shape: TinyShape = TinyShape(), seed: int
             "patch_size": shape.patch,
             "initializer_range": shape.init_range,
         },
-        text_config={
-            "model_type": "llama",
-            "vocab_size": max(len(tokenizer), shape.padded_vocab),
-            "hidden_size": shape.text_hidden,
-            "intermediate_size": shape.text_ffn,
-            "num_hidden_layers": shape.text_layers,
-            "num_attention_heads": shape.text_heads,
-            "num_key_value_heads": shape.text_kv_heads,
-            "max_position_embeddings": 2048,
-            "rms_norm_eps": 1e-5,
-            "rope_theta": 10000.0,
-            "initializer_range": shape.init_range,
-            "tie_word_embeddings": False,
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-            "pad_token_id": tokenizer.pad_token_id,
-        },
+        text_config=tiny_llama_config(shape, tokenizer, max(len(tokenizer), shape.padded_vocab)),
         scale_factor=shape.scale_factor,
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         tie_word_embeddings=False,

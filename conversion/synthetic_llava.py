@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.synthetic import _WORDS
+from conversion.synthetic import _WORDS, tiny_llama_config
 from fakescope_cli.card import write_synthetic_card
 
 # LLaVA-1.5 / Vicuna prompt format as llava-hf's processors render it.
@@ -119,23 +119,7 @@ def build_tiny_llava(out_dir: Path, shape: TinyLlavaShape = TinyLlavaShape(), se
             "projection_dim": shape.text_hidden,
             "initializer_range": shape.init_range,
         },
-        text_config={
-            "model_type": "llama",
-            "vocab_size": len(tokenizer),
-            "hidden_size": shape.text_hidden,
-            "intermediate_size": shape.text_ffn,
-            "num_hidden_layers": shape.text_layers,
-            "num_attention_heads": shape.text_heads,
-            "num_key_value_heads": shape.text_kv_heads,
-            "max_position_embeddings": 2048,
-            "rms_norm_eps": 1e-5,
-            "rope_theta": 10000.0,
-            "initializer_range": shape.init_range,
-            "tie_word_embeddings": False,
-            "bos_token_id": tokenizer.bos_token_id,
-            "eos_token_id": tokenizer.eos_token_id,
-            "pad_token_id": tokenizer.pad_token_id,
-        },
+        text_config=tiny_llama_config(shape, tokenizer, len(tokenizer)),
         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
         projector_hidden_act="gelu",
         vision_feature_layer=-2,
