@@ -16,13 +16,11 @@ from conversion.base import (
     OUTTYPES,
     ArchitectureExporter,
     TensorPlan,
-    add_profile,
     add_provenance,
     plan_tensor,
 )
-from conversion.llama_text import add_llama_parameters, llama_plan
+from conversion.llama_text import add_llama_text_metadata, llama_plan
 from conversion.vision import check_vision_shape, require_vision_tensors, vision_tower_shapes
-from conversion.vocab import read_bpe_vocab, write_bpe_vocab
 from fakescope_cli.errors import ConversionError
 
 TEXT_PREFIX = "model.text_model."
@@ -48,13 +46,7 @@ class Idefics3Exporter(ArchitectureExporter):
         return llama_plan(self.checkpoint.tensor_shapes(), self.text_config, TEXT_PREFIX, self.outtype)
 
     def text_metadata(self, writer: gguf.GGUFWriter) -> None:
-        text_config = self.text_config
-        writer.add_name(self.checkpoint.root.name)
-        add_llama_parameters(writer, text_config, OUTTYPES[self.outtype])
-        vocab = read_bpe_vocab(self.checkpoint, int(text_config["vocab_size"]))
-        write_bpe_vocab(writer, vocab, self.checkpoint.chat_template())
-        add_profile(writer, self.profile)
-        add_provenance(writer, self.checkpoint, self.source_sha256)
+        add_llama_text_metadata(self, writer)
 
     def mmproj_metadata(self, writer: gguf.GGUFWriter) -> None:
         vision = self.vision_config

@@ -8,7 +8,7 @@ from typing import Any
 import gguf
 import numpy as np
 
-from conversion.base import TensorPlan, expect_shape, plan_tensor
+from conversion.base import OUTTYPES, TensorPlan, add_profile, add_provenance, expect_shape, plan_tensor
 from fakescope_cli.errors import ConversionError
 
 
@@ -142,3 +142,18 @@ def llama_plan(
             f"(looked under {prefix!r}); config.json and the weights do not match"
         )
     return plan
+
+
+def add_llama_text_metadata(exporter: Any, writer: gguf.GGUFWriter, mrope: bool = False) -> None:
+    """Everything the text GGUF says besides its tensors: name, Llama parameters, vocabulary with
+    chat template, profile and provenance. ``exporter`` is an ``ArchitectureExporter`` with a
+    ``text_config``."""
+    checkpoint, text_config = exporter.checkpoint, exporter.text_config
+    writer.add_name(checkpoint.root.name)
+    add_llama_parameters(writer, text_config, OUTTYPES[exporter.outtype], mrope=mrope)
+    from conversion.vocab import read_vocab, write_vocab
+
+    vocab = read_vocab(checkpoint, int(text_config["vocab_size"]))
+    write_vocab(writer, vocab, checkpoint.chat_template())
+    add_profile(writer, exporter.profile)
+    add_provenance(writer, checkpoint, exporter.source_sha256)

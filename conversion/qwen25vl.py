@@ -24,13 +24,11 @@ from conversion.base import (
     OUTTYPES,
     ArchitectureExporter,
     TensorPlan,
-    add_profile,
     add_provenance,
     plan_tensor,
 )
-from conversion.llama_text import add_llama_parameters, llama_plan
+from conversion.llama_text import add_llama_text_metadata, llama_plan
 from conversion.vision import check_vision_shape
-from conversion.vocab import read_bpe_vocab, write_bpe_vocab
 from fakescope_cli.errors import ConversionError
 from fakescope_cli.profile import DEFAULT_PROFILE
 
@@ -100,13 +98,7 @@ class Qwen25VLExporter(ArchitectureExporter):
         raise ConversionError("no language model tensors (expected model.layers.* or model.language_model.*)")
 
     def text_metadata(self, writer: gguf.GGUFWriter) -> None:
-        text_config = self.text_config
-        writer.add_name(self.checkpoint.root.name)
-        add_llama_parameters(writer, text_config, OUTTYPES[self.outtype], mrope=True)
-        vocab = read_bpe_vocab(self.checkpoint, int(text_config["vocab_size"]))
-        write_bpe_vocab(writer, vocab, self.checkpoint.chat_template())
-        add_profile(writer, self.profile)
-        add_provenance(writer, self.checkpoint, self.source_sha256)
+        add_llama_text_metadata(self, writer, mrope=True)
 
     # -- vision -------------------------------------------------------------------------------
     def _wa_pattern(self) -> int:
