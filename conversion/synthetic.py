@@ -103,16 +103,22 @@ def _corpus(seed: int) -> list[str]:
     return lines
 
 
-def train_bpe(vocab_size: int, special_tokens: list[str], seed: int = 0):
-    """A byte-level BPE ``tokenizers.Tokenizer`` (SmolLM-style pre-tokenizer) trained on the corpus."""
+def train_bpe(
+    vocab_size: int,
+    special_tokens: list[str],
+    seed: int = 0,
+    split: Any = None,
+    corpus: list[str] | None = None,
+):
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``corpus`` (default: this module's).
+    ``split`` is the pre-tokenizer that runs before the byte-level step (default: SmolLM's
+    one-digit split, with GPT-2's word regex in the byte-level step)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
+    first = split if split is not None else pre_tokenizers.Digits(individual_digits=True)
     tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Digits(individual_digits=True),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-        ]
+        [first, pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split is None)]
     )
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
@@ -121,7 +127,7 @@ def train_bpe(vocab_size: int, special_tokens: list[str], seed: int = 0):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(seed), trainer=trainer)
+    tok.train_from_iterator(corpus if corpus is not None else _corpus(seed), trainer=trainer)
     return tok
 
 

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from conversion.synthetic import _WORDS
+from conversion.synthetic import _WORDS, train_bpe
 from conversion.synthetic_llava import CLIP_MEAN, CLIP_STD
 from conversion.vocab import QWEN2_PATTERN
 from fakescope_cli.card import write_synthetic_card
@@ -63,24 +63,11 @@ def _corpus(seed: int) -> list[str]:
 
 
 def train_qwen_tokenizer(out_dir: Path, vocab_size: int, seed: int = 0):
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Regex, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_corpus(seed), trainer=trainer)
+    split = pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False)
+    tok = train_bpe(vocab_size, SPECIAL_TOKENS, seed, split=split, corpus=_corpus(seed))
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
