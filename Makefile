@@ -83,6 +83,7 @@ fmt: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.evidence.bench
 	$(BIN)/python -m fakescope_cli.bench
+	$(BIN)/python -m fakescope_cli.bench_crops
 	$(BIN)/python -m fakescope_cli.bench_rescan
 	$(BIN)/python -m conversion.bench
 

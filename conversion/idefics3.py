@@ -21,8 +21,16 @@ from conversion.base import (
 )
 from conversion.llama_text import add_llama_text_metadata, llama_plan
 from conversion.vision import check_vision_shape, require_vision_tensors, vision_tower_shapes
+from conversion.vocab import byte_level_pieces
 from fakescope_cli.errors import ConversionError
 
+# Text libmtmd looks up as single tokens around Idefics3 tiles, as byte-level BPE spells them.
+IDEFICS3_PIECES = {
+    "\n": "\u010a",
+    "\n\n": "\u010a\u010a",
+    "<fake_token_around_image>": "<fake_token_around_image>",
+    "<global-img>": "<global-img>",
+}
 TEXT_PREFIX = "model.text_model."
 VISION_PREFIXES = ("model.vision_model.", "model.connector.")
 
@@ -72,9 +80,33 @@ class Idefics3Exporter(ArchitectureExporter):
         writer.add_vision_image_std([float(v) for v in processor.get("image_std", [0.5] * 3)])
         writer.add_vision_projector_scale_factor(self.scale_factor)
         writer.add_vision_use_gelu(True)
-        longest = (processor.get("size") or {}).get("longest_edge", vision["image_size"])
-        writer.add_vision_preproc_image_size(int(longest))
+        longest = int((processor.get("size") or {}).get("longest_edge", vision["image_size"]))
+        self._check_layout(int(vision["image_size"]), longest)
+        writer.add_vision_preproc_image_size(longest)
         add_provenance(writer, self.checkpoint, self.source_sha256)
+
+    def _check_layout(self, tile: int, longest: int) -> None:
+        """Refuse what libmtmd would lay out unlike transformers (see ``fakescope_cli.engine.shape``)."""
+        if longest <= tile:
+            raise ConversionError(
+                f"the processor's longest edge ({longest} px) is not above the tile ({tile} px): libmtmd "
+                "would add a 1x1 grid and an overview that transformers never showed the model; use a "
+                "longest edge of at least twice the tile"
+            )
+        if self.profile.is_crops and self.profile.crop_size != longest:
+            raise ConversionError(
+                f"profile crop_size {self.profile.crop_size} px differs from the processor's longest edge "
+                f"({longest} px): every crop would be resized before the vision tower; "
+                f"set crop_size = {longest}"
+            )
+        vocab = byte_level_pieces(self.checkpoint)
+        if vocab is not None:
+            missing = [text for text, piece in IDEFICS3_PIECES.items() if piece not in vocab]
+            if missing:
+                raise ConversionError(
+                    f"the tokenizer has no single token for {', '.join(repr(t) for t in missing)}, which "
+                    "libmtmd's Idefics3 image layout looks up; llama.cpp would reject every prompt"
+                )
 
     @property
     def scale_factor(self) -> int:

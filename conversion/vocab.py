@@ -84,6 +84,19 @@ def _tokenizer_json(checkpoint: Checkpoint) -> dict[str, Any]:
     return data
 
 
+def byte_level_pieces(checkpoint: Checkpoint) -> set[str] | None:
+    """The token pieces of a byte-level BPE ``tokenizer.json`` (vocabulary and added tokens), or
+    None for any other tokenizer."""
+    try:
+        data = _tokenizer_json(checkpoint)
+    except ConversionError:
+        return None
+    model = data.get("model", {})
+    if model.get("type") != "BPE" or "ByteLevel" not in json.dumps(data.get("pre_tokenizer")):
+        return None
+    return set(model.get("vocab", {})) | {added["content"] for added in data.get("added_tokens", [])}
+
+
 def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
     data = _tokenizer_json(checkpoint)
     model = data.get("model", {})

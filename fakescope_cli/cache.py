@@ -19,7 +19,14 @@ from typing import Any
 from fakescope_cli import __version__
 from fakescope_cli.errors import FakeScopeError
 from fakescope_cli.evidence.items import EvidenceItem, EvidenceReport
-from fakescope_cli.results import AuthenticityScore, ImageResult, LabelEvidence
+from fakescope_cli.results import (
+    AuthenticityScore,
+    CropScore,
+    CropView,
+    HeatMap,
+    ImageResult,
+    LabelEvidence,
+)
 
 SCHEMA_VERSION = 1
 _TABLES = """
@@ -174,6 +181,10 @@ def stored_body(result: ImageResult) -> dict[str, Any]:
             "real": {"word": score.real.word, "score": score.real.score, "variants": score.real.variants},
             "answer_top_token": score.answer_top_token,
         }
+        if score.view is not None:
+            body["score"]["view"] = {**score.view.to_dict(), "labels_from": score.view.labels_from}
+    if result.heatmap is not None:
+        body["heatmap"] = result.heatmap.to_dict()
     if result.evidence is not None:
         body["evidence"] = [item.to_dict() for item in result.evidence.items]
     return body
@@ -198,7 +209,25 @@ def result_from_body(path: str, body: dict[str, Any]) -> ImageResult:
             fake=LabelEvidence(**score["fake"]),
             real=LabelEvidence(**score["real"]),
             answer_top_token=score["answer_top_token"],
+            view=_view_from_body(score.get("view")),
+        )
+    heatmap = body.get("heatmap")
+    if heatmap is not None:
+        result.heatmap = HeatMap(
+            heatmap["cols"], heatmap["rows"], heatmap["crop_size"], [CropScore(**c) for c in heatmap["cells"]]
         )
     if "evidence" in body:
         result.evidence = EvidenceReport(path, [EvidenceItem(**item) for item in body["evidence"]])
     return result
+
+
+def _view_from_body(view: dict[str, Any] | None) -> CropView | None:
+    if view is None:
+        return None
+    return CropView(
+        crop_size=view["crop_size"],
+        aggregate=view["aggregate"],
+        crops=[CropScore(**c) for c in view["crops"]],
+        undersized=view["undersized"],
+        labels_from=view.get("labels_from", 0),
+    )

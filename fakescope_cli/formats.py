@@ -42,6 +42,14 @@ class ModelRecord:
     text_file_type: str | None = None
     mmproj_file_type: str | None = None
     caveat: str | None = None  # the model card's one line (fakescope.card.caveat), made safe
+    view: str = "whole"  # "whole", or "crops" with crop_size, crops and aggregate below
+    crop_size: int | None = None
+    crops: int | None = None
+    aggregate: str | None = None
+
+    @property
+    def crops_view(self) -> bool:
+        return self.view == "crops"
 
 
 def run_header(

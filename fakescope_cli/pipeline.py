@@ -28,7 +28,7 @@ from fakescope_cli.errors import FakeScopeError, ImageInputError, InferenceError
 from fakescope_cli.imageio import read_image_file
 from fakescope_cli.models import ModelFiles
 from fakescope_cli.results import ImageResult
-from fakescope_cli.scan import ScanOptions, analyse_file, apply_verdict
+from fakescope_cli.scan import CropProgress, ScanOptions, analyse_file, apply_verdict
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,11 @@ class ModelSpec:
 def settings_key(options: ScanOptions) -> str:
     """What besides the file and the model changes a stored result (threshold and band do not)."""
     evidence = options.evidence
+    heatmap = ";map=on" if options.heatmap else ""
     if evidence is None:
-        return f"evidence=off;max_pixels={options.max_pixels}"
+        return f"evidence=off;max_pixels={options.max_pixels}{heatmap}"
     trust = hashlib.sha256((evidence.c2pa_trust_anchors or "").encode()).hexdigest()[:16]
-    return f"evidence=on;signals={evidence.signals};trust={trust};max_pixels={options.max_pixels}"
+    return f"evidence=on;signals={evidence.signals};trust={trust};max_pixels={options.max_pixels}{heatmap}"
 
 
 def default_workers(model: ModelSpec | None) -> int:
@@ -91,11 +92,15 @@ def _work(path: str, data: bytes, options: ScanOptions) -> ImageResult:
 
 
 def guarded_analysis(
-    model: ForensicModel | None, item: InputFile, options: ScanOptions, data: bytes | None
+    model: ForensicModel | None,
+    item: InputFile,
+    options: ScanOptions,
+    data: bytes | None,
+    on_crops: CropProgress | None = None,
 ) -> ImageResult:
     """:func:`analyse_file`, with any unexpected failure kept to this one file's result."""
     try:
-        return analyse_file(model, item, options, data)
+        return analyse_file(model, item, options, data, on_crops)
     except Exception as exc:
         logging.getLogger(__name__).debug("analysis of %s failed", item.path, exc_info=True)
         return ImageResult(
@@ -145,8 +150,10 @@ class ScanRun:
         model: ModelSpec | None,
         cache: ResultCache | None = None,
         workers: int = 1,
+        on_crops: CropProgress | None = None,
     ) -> None:
         self.options = options
+        self.on_crops = on_crops  # heat-map progress, for scans in this process (one worker)
         self.model = model
         self.cache = cache
         self.workers = max(1, workers)
@@ -251,7 +258,8 @@ class ScanRun:
                 if done is not None:
                     yield done
                     continue
-                yield self._store(key, guarded_analysis(self._local_engine(), item, self.options, data))
+                analysed = guarded_analysis(self._local_engine(), item, self.options, data, self.on_crops)
+                yield self._store(key, analysed)
             return
         yield from self._parallel(inputs)
 

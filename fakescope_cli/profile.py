@@ -10,10 +10,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from fakescope_cli.errors import ConfigError
+from fakescope_cli.view import AGGREGATE_MEAN_LOGIT, AGGREGATES, MAX_CROPS, VIEW_CROPS, VIEW_WHOLE, VIEWS
 
-PROFILE_FORMAT_VERSION = 1
+# 2 added the view keys; a version-1 profile is read as the whole-image view.
+PROFILE_FORMAT_VERSION = 2
+KNOWN_VERSIONS = (1, 2)
 
 KEY_PREFIX = "fakescope.profile."
 KEY_VERSION = KEY_PREFIX + "version"
@@ -25,6 +29,10 @@ KEY_LABEL_REAL = KEY_PREFIX + "label_real"
 KEY_ANSWER_PREFIX = KEY_PREFIX + "answer_prefix"
 KEY_IMAGE_PLACEHOLDER = KEY_PREFIX + "image_placeholder"
 KEY_CHAT_TEMPLATE = KEY_PREFIX + "chat_template"
+KEY_VIEW = KEY_PREFIX + "view"
+KEY_CROP_SIZE = KEY_PREFIX + "crop_size"
+KEY_CROPS = KEY_PREFIX + "crops"
+KEY_AGGREGATE = KEY_PREFIX + "aggregate"
 GGUF_CHAT_TEMPLATE = "tokenizer.chat_template"
 
 # Used when neither the profile nor the tokenizer carries a chat template.
@@ -54,7 +62,15 @@ class ModelProfile:
     answer_prefix: str = ""
     image_placeholder: str = "<image>"
     chat_template: str | None = None  # None: the tokenizer's template, else FALLBACK_CHAT_TEMPLATE
+    view: str = VIEW_WHOLE  # "whole": the image as the model's processor takes it; "crops": native crops
+    crop_size: int = 0  # crops view: side of each native crop in pixels
+    crops: int = 1  # crops view: how many crops a scan judges
+    aggregate: str = AGGREGATE_MEAN_LOGIT  # crops view: how crop scores become the image's p(fake)
     from_model: bool = False
+
+    @property
+    def is_crops(self) -> bool:
+        return self.view == VIEW_CROPS
 
     @property
     def resolved_chat_template(self) -> str:
@@ -71,7 +87,12 @@ class ModelProfile:
             KEY_LABEL_REAL: self.label_real,
             KEY_ANSWER_PREFIX: self.answer_prefix,
             KEY_IMAGE_PLACEHOLDER: self.image_placeholder,
+            KEY_VIEW: self.view,
         }
+        if self.is_crops:
+            data[KEY_CROP_SIZE] = self.crop_size
+            data[KEY_CROPS] = self.crops
+            data[KEY_AGGREGATE] = self.aggregate
         if self.chat_template is not None:
             data[KEY_CHAT_TEMPLATE] = self.chat_template
         return data
@@ -101,9 +122,9 @@ def profile_from_metadata(metadata: Mapping[str, str]) -> tuple[ModelProfile, li
         version = int(metadata[KEY_VERSION])
     except ValueError:
         version = -1
-    if version != PROFILE_FORMAT_VERSION:
+    if version not in KNOWN_VERSIONS:
         warnings.append(
-            f"profile format version {metadata[KEY_VERSION]!r} is not {PROFILE_FORMAT_VERSION}; "
+            f"profile format version {metadata[KEY_VERSION]!r} is not one of {list(KNOWN_VERSIONS)}; "
             "reading the keys this version knows"
         )
 
@@ -123,12 +144,50 @@ def profile_from_metadata(metadata: Mapping[str, str]) -> tuple[ModelProfile, li
         chat_template=template,
         from_model=True,
     )
+    profile, view_warnings = _read_view(profile, metadata)
+    warnings += view_warnings
     if not profile.label_fake.strip() or not profile.label_real.strip():
         warnings.append("profile label words are empty; using 'fake'/'real'")
         profile = replace(profile, label_fake="fake", label_real="real")
     if not template:
         warnings.append("model has no chat template; using a plain 'User:/Assistant:' format")
     return profile, warnings
+
+
+def _read_view(profile: ModelProfile, metadata: Mapping[str, str]) -> tuple[ModelProfile, list[str]]:
+    """The view keys; anything unusable falls back to the whole-image view, with a warning."""
+    view = metadata.get(KEY_VIEW, VIEW_WHOLE)
+    if view == VIEW_WHOLE:
+        return profile, []
+    try:
+        checked = check_view(
+            view,
+            metadata.get(KEY_CROP_SIZE, ""),
+            metadata.get(KEY_CROPS, "1"),
+            metadata.get(KEY_AGGREGATE, AGGREGATE_MEAN_LOGIT),
+        )
+    except ConfigError as exc:
+        return profile, [f"{exc}; judging the whole image instead"]
+    return replace(profile, **checked), []
+
+
+def check_view(view: object, crop_size: object, crops: object, aggregate: object) -> dict[str, Any]:
+    """The view settings, validated; raises :class:`ConfigError` naming the bad one."""
+    if view not in VIEWS:
+        raise ConfigError(f"profile view {view!r} is not one of {', '.join(VIEWS)}")
+    try:
+        size, count = int(str(crop_size)), int(str(crops))
+    except ValueError:
+        raise ConfigError(
+            f"profile crop_size {crop_size!r} / crops {crops!r} are not whole numbers"
+        ) from None
+    if view == VIEW_CROPS and not 8 <= size <= 4096:
+        raise ConfigError(f"profile crop_size {size} is outside 8..4096 pixels")
+    if view == VIEW_CROPS and not 1 <= count <= MAX_CROPS:
+        raise ConfigError(f"profile crops {count} is outside 1..{MAX_CROPS}")
+    if aggregate not in AGGREGATES:
+        raise ConfigError(f"profile aggregate {aggregate!r} is not one of {', '.join(AGGREGATES)}")
+    return {"view": view, "crop_size": size, "crops": count, "aggregate": aggregate}
 
 
 PROFILE_TOML_FIELDS = (
@@ -140,7 +199,12 @@ PROFILE_TOML_FIELDS = (
     "answer_prefix",
     "image_placeholder",
     "chat_template",
+    "view",
+    "crop_size",
+    "crops",
+    "aggregate",
 )
+_INT_FIELDS = ("crop_size", "crops")
 
 
 def load_profile_toml(path: Path) -> ModelProfile:
@@ -153,6 +217,22 @@ def load_profile_toml(path: Path) -> ModelProfile:
     if unknown:
         raise ConfigError(f"{path}: unknown profile keys {unknown}; known: {list(PROFILE_TOML_FIELDS)}")
     for key, value in data.items():
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: {key} must be a string")
+        wanted = int if key in _INT_FIELDS else str
+        if not isinstance(value, wanted) or isinstance(value, bool):
+            raise ConfigError(f"{path}: {key} must be {'a whole number' if wanted is int else 'a string'}")
+    view = data.get("view", VIEW_WHOLE)
+    if view != VIEW_WHOLE or any(k in data for k in ("crop_size", "crops", "aggregate")):
+        try:
+            data.update(
+                check_view(
+                    view,
+                    data.get("crop_size", 0),
+                    data.get("crops", 1),
+                    data.get("aggregate", AGGREGATE_MEAN_LOGIT),
+                )
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        if view == VIEW_WHOLE:
+            raise ConfigError(f'{path}: crop_size, crops and aggregate need view = "crops"')
     return replace(DEFAULT_PROFILE, **data)

@@ -6,7 +6,7 @@ One result per input; errors are recorded in the result, never raised.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from fakescope_cli.discovery import InputFile
@@ -34,6 +34,11 @@ class ScanOptions:
     band: float = DEFAULT_BAND
     max_pixels: int = DEFAULT_MAX_PIXELS
     evidence: EvidenceOptions | None = field(default_factory=EvidenceOptions)  # None: skip evidence
+    heatmap: bool = False  # --map: also judge a dense grid of crops (crops-view models)
+
+
+# Called with (path, crops done, crops in all) while a heat map is judged.
+CropProgress = Callable[[str, int, int], None]
 
 
 def model_verdict(p_fake: float, threshold: float) -> str:
@@ -42,7 +47,11 @@ def model_verdict(p_fake: float, threshold: float) -> str:
 
 
 def analyse_file(
-    model: ForensicModel | None, item: InputFile, options: ScanOptions, data: bytes | None = None
+    model: ForensicModel | None,
+    item: InputFile,
+    options: ScanOptions,
+    data: bytes | None = None,
+    on_crops: CropProgress | None = None,
 ) -> ImageResult:
     """Evidence, then the model's score (when ``model`` is given), then the fused verdict.
 
@@ -73,8 +82,13 @@ def analyse_file(
     result.sha256, result.format = decoded.sha256, decoded.format
     result.width, result.height = decoded.rgb.size
     if model is not None:
+        loaded = as_loaded(item.path, decoded)
         try:
-            result.score = model.score(as_loaded(item.path, decoded))
+            result.score = model.score(loaded)
+            if options.heatmap:
+                path = str(item.path)
+                progress = (lambda done, total: on_crops(path, done, total)) if on_crops else None
+                result.heatmap = model.score_map(loaded, progress)
         except InferenceError as exc:
             result.error = f"{item.path}: {exc}"
             result.seconds = time.perf_counter() - started

@@ -63,6 +63,46 @@ def tiny_engine(tiny_gguf) -> Iterator[object]:
     engine.close()
 
 
+TINY_CROP = 64  # the tiny model's longest edge: a crop of it reaches the vision tower unresized
+
+
+@pytest.fixture(scope="session")
+def crops_gguf(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The tiny model exported with a crops-view profile: 3 native 64 px crops, mean logit."""
+    from dataclasses import replace
+
+    from conversion.export import export_checkpoint
+    from fakescope_cli.profile import DEFAULT_PROFILE
+
+    profile = replace(DEFAULT_PROFILE, name="tiny-crops", view="crops", crop_size=TINY_CROP, crops=3)
+    result = export_checkpoint(
+        tiny_checkpoint,
+        tmp_path_factory.mktemp("crops-gguf"),
+        name="tiny-crops",
+        outtype="f32",
+        profile=profile,
+    )
+    return result.text, result.mmproj
+
+
+@pytest.fixture(scope="session")
+def crops_engine(crops_gguf) -> Iterator[object]:
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+
+    engine = LlamaEngine(ModelFiles(crops_gguf[0], crops_gguf[1], "test"))
+    yield engine
+    engine.close()
+
+
+def write_textured_image(path: Path, size: tuple[int, int], seed: int = 0, fmt: str = "PNG") -> Path:
+    """Smooth content with a different texture in every region (so crops score differently)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, (max(2, size[1] // 24), max(2, size[0] // 24), 3), dtype=np.uint8)
+    Image.fromarray(coarse).resize(size, Image.Resampling.BICUBIC).save(path, format=fmt)
+    return path
+
+
 def write_test_image(path: Path, size: tuple[int, int] = (64, 64), seed: int = 0, fmt: str = "PNG") -> Path:
     """A smooth random image (low-frequency content, so resampling filters agree closely)."""
     rng = np.random.default_rng(seed)

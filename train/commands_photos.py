@@ -103,9 +103,15 @@ def process_arguments(parser: argparse.ArgumentParser) -> None:
         "--fake", action="append", required=True, metavar="FAMILY=DIR", help="generated images (repeatable)"
     )
     parser.add_argument("--out", type=Path, required=True, metavar="DATA", help="dataset folder (replaced)")
-    parser.add_argument("--size", type=int, help="random square crop resized to SIZE x SIZE (default: none)")
     parser.add_argument(
-        "--crop-scale", default="1:1", metavar="LO:HI", help="crop side / shorter side, uniform (with --size)"
+        "--size",
+        type=int,
+        help="a native SIZE x SIZE crop at a random position, never resized (default: none)",
+    )
+    parser.add_argument(
+        "--crop-scale",
+        metavar="LO:HI",
+        help="instead: a square of this fraction of the shorter side resized to SIZE (erases pixel traces)",
     )
     parser.add_argument("--quality", default="70:95", metavar="LO:HI", help="JPEG quality, uniform")
     parser.add_argument("--seed", type=int, default=0)
@@ -128,7 +134,7 @@ def run_process(args: argparse.Namespace) -> int:
         args.seed,
         parse_quality(args.quality),
         args.size,
-        parse_crop_scale(args.crop_scale),
+        parse_crop_scale(args.crop_scale) if args.crop_scale else None,
     )
     sys.stderr.write(render_process(report, args.out))
     return 0
@@ -139,6 +145,11 @@ def render_process(report: ProcessReport, out: Path) -> str:
     lines = [f"process: {report.images} images -> {out}", f"{'':<14}" + "".join(f"{s:>8}" for s in SPLITS)]
     for group in groups:
         lines.append(f"{group:<14}" + "".join(f"{report.counts[s].get(group, 0):>8}" for s in SPLITS))
+    if any(report.skipped.values()):
+        lines.append(
+            "skipped, smaller than the native crop: "
+            f"real {report.skipped['real']}, fake {report.skipped['fake']}"
+        )
     if any(report.enlarged.values()):
         lines.append(
             f"enlarged by the resize: real {report.enlarged['real']}, fake {report.enlarged['fake']} "

@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
 from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
 from fakescope_cli.imageio import as_loaded, decode_image, read_image_file
 from fakescope_cli.profile import ModelProfile
+from fakescope_cli.view import aggregate, crop_boxes, cut
 from train.metrics import DetectionMetrics, detection_metrics
 from train.records import ImageRecord
 
@@ -96,6 +100,8 @@ def evaluate(
 
 
 def hf_scorer(checkpoint: Path, profile: ModelProfile) -> Scorer:
+    """p(fake) from the PyTorch checkpoint, through the same view as ``fakescope scan``: the whole
+    image, or the profile's native crops at the CLI's positions, aggregated the CLI's way."""
     from train.hf_model import TokenScorer, load_model
 
     processor, model = load_model(checkpoint)
@@ -103,9 +109,19 @@ def hf_scorer(checkpoint: Path, profile: ModelProfile) -> Scorer:
 
     def score(record: ImageRecord) -> float:
         # Decoded as the CLI decodes (EXIF orientation, alpha over white), so both backends see one image.
-        return scorer.p_fake(decode_image(record.path, read_image_file(record.path)).rgb)
+        rgb = decode_image(record.path, read_image_file(record.path)).rgb
+        if not profile.is_crops:
+            return scorer.p_fake(rgb)
+        return aggregate([scorer.logit(crop) for crop in view_crops(rgb, profile)], profile.aggregate)
 
     return score
+
+
+def view_crops(rgb: Image.Image, profile: ModelProfile) -> list[Image.Image]:
+    """The native crops a crops-view model judges in ``fakescope scan``, as images."""
+    pixels = np.asarray(rgb.convert("RGB"))
+    boxes = crop_boxes(rgb.width, rgb.height, profile.crop_size, profile.crops)
+    return [Image.fromarray(cut(pixels, box, profile.crop_size)) for box in boxes]
 
 
 def gguf_scorer(engine: Any) -> Scorer:

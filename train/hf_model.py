@@ -12,7 +12,7 @@ from PIL import Image
 from fakescope_cli.engine.labels import variant_token_sequences
 from fakescope_cli.errors import DatasetError
 from fakescope_cli.profile import ModelProfile
-from fakescope_cli.scoring import label_probabilities
+from fakescope_cli.scoring import label_probabilities, label_score
 
 IGNORE = -100
 
@@ -101,8 +101,17 @@ class TokenScorer:
             "real": variant_token_sequences(profile.label_real, tokenize),
         }
 
-    @torch.no_grad()
     def p_fake(self, image: Image.Image) -> float:
+        return label_probabilities(self.label_logits(image))["fake"]
+
+    def logit(self, image: Image.Image) -> float:
+        """s_fake - s_real: the pooled label scores' difference (p(fake) is its sigmoid)."""
+        labels = self.label_logits(image)
+        return label_score(labels["fake"]) - label_score(labels["real"])
+
+    @torch.no_grad()
+    def label_logits(self, image: Image.Image) -> dict[str, list[list[float]]]:
+        """Each label variant's sub-token logits at the answer position (teacher-forced)."""
         prompt = self.processor.apply_chat_template(
             [user_turn(self.profile.judge_prompt, True)], add_generation_prompt=True
         )
@@ -123,7 +132,7 @@ class TokenScorer:
                 else:
                     rows = base
                 labels[label].append([float(rows[n - 1 + k][seq[k]]) for k in range(len(seq))])
-        return label_probabilities(labels)["fake"]
+        return labels
 
     def _logits(self, ids: torch.Tensor, extra: dict[str, Any]) -> torch.Tensor:
         out = self.model(input_ids=ids, attention_mask=torch.ones_like(ids), **extra)

@@ -4,10 +4,12 @@ Every image, whatever its class, goes through the same steps with the same rando
 
 1. decode to 8-bit RGB with the EXIF orientation applied (``train.imaging.open_rgb``: 16-bit
    scaled, alpha composited on black), building fresh pixels so no metadata survives;
-2. with ``size``: a random square crop whose side is a fraction of the shorter side drawn
-   uniformly from ``crop_scale``, at a uniformly random position, resized to ``size`` x ``size``
-   with Lanczos (the report counts images that had to be enlarged, per class: enlargement leaves
-   its own traces, so both classes should come in at least ``size`` on the shorter side);
+2. with ``size``: a native crop of exactly ``size`` x ``size`` pixels at a uniformly random
+   position, never resized, the same view a crops-view model gets in ``fakescope scan``
+   (``fakescope_cli.view``); an image smaller than that is skipped and counted per class. Only
+   when ``crop_scale`` is given: a random square whose side is that fraction of the shorter side,
+   resized to ``size`` with Lanczos (a scene-level view for whole-image models; it erases
+   single-pixel traces, and the report counts images it enlarged);
 3. JPEG at a quality drawn uniformly from ``quality`` (inclusive), 4:2:0 chroma, no metadata.
 
 Random draws come from the seed and the image's key (class, family, path), so the output does not
@@ -60,6 +62,7 @@ class ProcessReport:
     counts: dict[str, dict[str, int]]  # split -> "real" or "fake/<family>" -> images
     enlarged: dict[str, int] = field(default_factory=dict)  # label -> images enlarged by the crop/resize
     images: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # label -> images smaller than a native crop
 
 
 def parse_quality(text: str) -> tuple[int, int]:
@@ -208,9 +211,10 @@ def process(
     seed: int,
     quality: tuple[int, int],
     size: int | None = None,
-    crop_scale: tuple[float, float] = (1.0, 1.0),
+    crop_scale: tuple[float, float] | None = None,
 ) -> ProcessReport:
-    """Run every item through the same steps and write the dataset folder (atomically)."""
+    """Run every item through the same steps and write the dataset folder (atomically).
+    ``crop_scale`` None: native crops of ``size``; else resized crops (see the module docstring)."""
     if not items:
         raise DatasetError("no images to process")
     if size is not None and size < 16:
@@ -220,11 +224,16 @@ def process(
         if item.path in seen:
             raise DatasetError(f"{item.path}: given twice ({seen[item.path].label} and {item.label})")
         seen[item.path] = item
-    report = ProcessReport(counts={s: {} for s in SPLITS}, enlarged={"real": 0, "fake": 0})
+    report = ProcessReport(
+        counts={s: {} for s in SPLITS}, enlarged={"real": 0, "fake": 0}, skipped={"real": 0, "fake": 0}
+    )
     rows: list[tuple[str, ...]] = []
     with building_folder(out, MANIFEST) as staging:
         for item in sorted(items, key=lambda i: (i.label, i.generator or "", i.source)):
-            relative, data = _one(item, seed, quality, size, crop_scale, report)
+            done = _one(item, seed, quality, size, crop_scale, report)
+            if done is None:
+                continue
+            relative, data = done
             atomic_write_bytes(staging / relative, data)
             rows.append((relative, item.label, item.generator or "", item.source, item.split))
         buffer = io.StringIO()
@@ -232,6 +241,8 @@ def process(
         writer.writerow(MANIFEST_FIELDS)
         writer.writerows(sorted(rows))
         atomic_write_bytes(staging / MANIFEST, buffer.getvalue().encode("utf-8"))
+    if not rows:
+        raise DatasetError(f"every image is smaller than the {size} px crop: nothing to write")
     report.images = len(rows)
     report.counts = {s: dict(sorted(report.counts[s].items())) for s in SPLITS}
     return report
@@ -242,14 +253,22 @@ def _one(
     seed: int,
     quality: tuple[int, int],
     size: int | None,
-    crop_scale: tuple[float, float],
+    crop_scale: tuple[float, float] | None,
     report: ProcessReport,
-) -> tuple[str, bytes]:
-    """The processed bytes of one image and its path in the dataset; counts it in ``report``."""
+) -> tuple[str, bytes] | None:
+    """The processed bytes of one image and its path in the dataset (None: too small for a native
+    crop); counts it in ``report``."""
     digest = hashlib.sha256(f"{seed}\x00{item.label}/{item.source}".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     image = open_rgb(item.path)
-    if size is not None:
+    if size is not None and crop_scale is None:
+        if image.width < size or image.height < size:
+            report.skipped[item.label] += 1
+            return None
+        x = int(rng.integers(0, image.width - size + 1))
+        y = int(rng.integers(0, image.height - size + 1))
+        image = image.crop((x, y, x + size, y + size))
+    elif size is not None and crop_scale is not None:
         side = max(1, round(min(image.size) * rng.uniform(*crop_scale)))
         x = int(rng.integers(0, image.width - side + 1))
         y = int(rng.integers(0, image.height - side + 1))

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.formats import ModelRecord
     from fakescope_cli.pipeline import ModelSpec
+    from fakescope_cli.profile import ModelProfile
     from fakescope_cli.results import ImageResult
 
 EXIT_OK = 0
@@ -161,6 +162,7 @@ def resolve_model(
         label_fake=profile.label_fake,
         label_real=profile.label_real,
         judge_prompt=profile.judge_prompt,
+        **view_fields(profile),
         text_file_type=validated.text.file_type,
         mmproj_file_type=validated.mmproj.file_type,
         caveat=model_caveat(validated.text.metadata),
@@ -186,10 +188,23 @@ def model_record(engine: LlamaEngine) -> ModelRecord:
         label_fake=profile.label_fake,
         label_real=profile.label_real,
         judge_prompt=profile.judge_prompt,
+        **view_fields(profile),
         text_file_type=text_header.file_type,
         mmproj_file_type=read_header(engine.files.mmproj).file_type,
         caveat=model_caveat(text_header.metadata),
     )
+
+
+def view_fields(profile: ModelProfile) -> dict[str, Any]:
+    """The view part of a :class:`ModelRecord`."""
+    if not profile.is_crops:
+        return {"view": profile.view}
+    return {
+        "view": profile.view,
+        "crop_size": profile.crop_size,
+        "crops": profile.crops,
+        "aggregate": profile.aggregate,
+    }
 
 
 def model_caveat(metadata: Mapping[str, object]) -> str | None:

@@ -13,6 +13,7 @@ import typer
 
 from fakescope_cli.commands._common import (
     EXIT_CODES_HELP,
+    EXIT_ERROR,
     EXIT_FLAGGED,
     EXIT_OK,
     EXIT_UNREADABLE,
@@ -31,6 +32,7 @@ from fakescope_cli.commands._common import (
     print_caveat,
     read_trust_anchors,
     safe,
+    stderr,
     stdout,
 )
 from fakescope_cli.errors import ImageInputError, InferenceError
@@ -53,6 +55,43 @@ TemperatureOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option(help="Random seed for sampling.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+RegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        metavar="X,Y",
+        help="Crops-view models: look at the crop whose top-left corner is pixel X,Y (default: the "
+        "crop that scored highest).",
+    ),
+]
+
+
+def parse_region(value: str | None) -> tuple[int, int] | None:
+    """``X,Y`` (pixels, from the top-left corner) as a pair of whole numbers."""
+    if value is None:
+        return None
+    parts = value.replace(" ", "").split(",")
+    try:
+        x, y = (int(part) for part in parts)
+    except ValueError:
+        error_line(f"--region: {value!r} is not X,Y in whole pixels (for example 640,480)")
+        raise typer.Exit(EXIT_ERROR) from None
+    if x < 0 or y < 0:
+        error_line(f"--region: {value!r} must not be negative")
+        raise typer.Exit(EXIT_ERROR)
+    return x, y
+
+
+def looked_at(engine: LlamaEngine, loaded, score, region: tuple[int, int] | None) -> dict[str, int] | None:
+    box = engine.focus(loaded, score, region)
+    return box.to_dict() if box is not None else None
+
+
+def describe_region(box: dict[str, int] | None) -> str | None:
+    if box is None:
+        return None
+    return f"looked at the crop x={box['x']}, y={box['y']} ({box['w']}x{box['h']} px)"
+
 
 RATIONALE_NOTE = "The model's rationale, not proof: check the evidence it names."
 
@@ -117,6 +156,7 @@ def explain(
         bool, typer.Option("--evidence/--no-evidence", help="Also show the file's evidence.")
     ] = True,
     c2pa_trust: C2paTrustOption = None,
+    region: RegionOption = None,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
     n_ctx: ContextOption = 4096,
@@ -125,15 +165,21 @@ def explain(
     from fakescope_cli.commands.evidence import print_findings
 
     trust = read_trust_anchors(c2pa_trust)
+    where = parse_region(region)
     data, decoded = _load(image)
     loaded = as_loaded(image, decoded)
-    (score, text), settings, record, caveat = _run_model(
-        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
-        lambda engine, settings: engine.explain(loaded, settings),
+
+    def work(engine: LlamaEngine, settings: DecodingSettings):
+        score, text = engine.explain(loaded, settings, where)
+        return score, text, looked_at(engine, loaded, score, where)
+
+    (score, text, box), settings, record, caveat = _run_model(
+        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json, work,
     )  # fmt: skip
     result = ImageResult(
         str(image), None, score, loaded.sha256, loaded.width, loaded.height, loaded.format, explanation=text
     )
+    result.region = box
     if evidence:
         result.evidence = gather_evidence(image, data, decoded, EvidenceOptions(c2pa_trust_anchors=trust))
     result.model_verdict = model_verdict(score.p_fake, threshold)
@@ -149,8 +195,13 @@ def explain(
     else:
         print_findings([result])
         stdout.print(f"  p(fake) = {score.p_fake:.3f} (model alone: {result.model_verdict})")
+        if score.view is not None:
+            crops = ", ".join(f"{c.p_fake:.2f}" for c in score.view.crops)
+            stdout.print(f"  crops ({score.view.crop_size} px, {score.view.aggregate}): {crops}")
         print_caveat(caveat)
         stdout.print(f"\n[bold]Model rationale[/] [dim]({RATIONALE_NOTE})[/]")
+        if box is not None:
+            stdout.print(f"[dim]The model {describe_region(box)}.[/]")
         stdout.print(safe(text, keep_newlines=True) if text else "[dim](the model wrote nothing)[/]")
     raise typer.Exit(EXIT_FLAGGED if result.fused.flagged else EXIT_OK)
 
@@ -164,16 +215,23 @@ def ask(
     temperature: TemperatureOption = 0.0,
     seed: SeedOption = 0,
     as_json: JsonOption = False,
+    region: RegionOption = None,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
     n_ctx: ContextOption = 4096,
 ) -> None:
     """Ask the model a free-form question about one image."""
+    where = parse_region(region)
     _data, decoded = _load(image)
     loaded = as_loaded(image, decoded)
-    answer, settings, record, caveat = _run_model(
-        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json,
-        lambda engine, settings: engine.ask(loaded, question, settings),
+
+    def work(engine: LlamaEngine, settings: DecodingSettings):
+        score = engine.score(loaded) if engine.profile.is_crops and where is None else None
+        answer = engine.ask(loaded, question, settings, where, score)
+        return answer, looked_at(engine, loaded, score, where)
+
+    (answer, box), settings, record, caveat = _run_model(
+        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json, work,
     )  # fmt: skip
     if as_json and record is not None:
         body = {
@@ -182,10 +240,13 @@ def ask(
             "sha256": loaded.sha256,
             "question": question,
             "answer": answer,
+            "region": box,
         }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
         stdout.print(safe(answer, keep_newlines=True) if answer else "[dim](the model wrote nothing)[/]")
+        if box is not None:
+            stderr.print(f"[dim]The model {describe_region(box)}.[/]")
         print_caveat(caveat)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +28,11 @@ from fakescope_cli.commands._common import (
     open_engine,
     printable,
     read_trust_anchors,
+    safe,
+    stderr,
     warn,
 )
+from fakescope_cli.commands.explain import RegionOption, parse_region
 from fakescope_cli.discovery import discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.fusion import DEFAULT_BAND
@@ -51,6 +56,11 @@ def report(
     threshold: Annotated[float, typer.Option(min=0.0, max=1.0)] = DEFAULT_THRESHOLD,
     band: BandOption = DEFAULT_BAND,
     max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 256,
+    heatmap: Annotated[
+        bool,
+        typer.Option("--map", help="Crops-view models: add a p(fake) heat map over a dense grid of crops."),
+    ] = False,
+    region: RegionOption = None,
     c2pa_trust: C2paTrustOption = None,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
@@ -63,9 +73,10 @@ def report(
     if unknown:
         error_line(f"unknown report format {unknown[0]!r}: choose from {', '.join(FORMATS)}")
         raise typer.Exit(EXIT_ERROR)
-    if evidence_only and ask:
-        error_line("--ask needs a model; drop --evidence-only")
+    if evidence_only and (ask or heatmap or region):
+        error_line("--ask, --map and --region need a model; drop --evidence-only")
         raise typer.Exit(EXIT_ERROR)
+    where = parse_region(region)
     options = EvidenceOptions(figures=True, c2pa_trust_anchors=read_trust_anchors(c2pa_trust))
     inputs = list(discover(paths))
     if not inputs:
@@ -89,7 +100,10 @@ def report(
             if item.error is not None:
                 error_line(item.error)
                 continue
-            image_report = build_report(item.path, context, engine, tuple(ask), options)
+            with heatmap_progress(item.path, heatmap) as on_crops:
+                image_report = build_report(
+                    item.path, context, engine, tuple(ask), options, heatmap, where, on_crops
+                )
             results.append(image_report.result)
             if image_report.result.error:
                 error_line(image_report.result.error)
@@ -101,6 +115,20 @@ def report(
     unreadable = any(item.error for item in inputs)
     code = exit_code(results)
     raise typer.Exit(3 if unreadable else code)
+
+
+@contextmanager
+def heatmap_progress(path: Path, active: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal's stderr while one image's heat-map grid is judged."""
+    if not active or not stderr.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn(f"heat map {safe(path.name)}"), BarColumn(), MofNCompleteColumn(),
+                  console=stderr, transient=True) as progress:  # fmt: skip
+        task = progress.add_task("map", total=None)
+        yield lambda done, total: progress.update(task, completed=done, total=total)
 
 
 def _make_folder(folder: Path) -> None:

@@ -114,6 +114,14 @@ def scan(
         Path | None,
         typer.Option("--report-dir", help="Write an HTML report per image and an index.html here."),
     ] = None,
+    heatmap: Annotated[
+        bool,
+        typer.Option(
+            "--map",
+            help="Also judge a dense grid of native crops and keep the p(fake) heat map (crops-view "
+            "models; shown in --report-dir reports and JSON).",
+        ),
+    ] = False,
     fail_on: FailOnOption = None,
     quiet: QuietOption = False,
     cache: CacheOption = True,
@@ -130,12 +138,15 @@ def scan(
     if evidence_only and not evidence:
         error_line("--evidence-only and --no-evidence leave nothing to do")
         raise typer.Exit(EXIT_ERROR)
+    if evidence_only and heatmap:
+        error_line("--map needs a model; drop --evidence-only")
+        raise typer.Exit(EXIT_ERROR)
     output = OutputMode(as_json, as_jsonl, as_csv, quiet, parse_fail_on(fail_on))
     trust = read_trust_anchors(c2pa_trust)
     evidence_options = (
         EvidenceOptions(c2pa_trust_anchors=trust, figures=report_dir is not None) if evidence else None
     )
-    options = ScanOptions(threshold=threshold, band=band, evidence=evidence_options)
+    options = ScanOptions(threshold=threshold, band=band, evidence=evidence_options, heatmap=heatmap)
     inputs = list(discover(paths))
     if not inputs:
         if not quiet:
@@ -146,6 +157,8 @@ def scan(
         if not evidence_only:
             with domain_errors():
                 spec, record = resolve_model(model, mmproj, gpu_layers, threads, n_ctx, result_cache)
+        if heatmap and record is not None and not record.crops_view and not quiet:
+            warn("--map: this model judges whole images, not crops; no heat map is drawn")
         decoding = DecodingSettings(n_ctx=spec.load.n_ctx, gpu_layers=gpu_layers) if spec else None
         results = run_scan(inputs, options, output, spec, record, result_cache, workers, report_dir)
     finish(results, output, record, decoding, options)
@@ -204,7 +217,16 @@ def run_scan(
         transient=True,
         disable=not show,
     )
-    with progress, domain_errors(), ScanRun(options, spec, result_cache, count) as run:
+    crops_task: list[Any] = []
+
+    def on_crops(path: str, done: int, total: int) -> None:
+        """Heat-map progress within one image (a dense grid is many model calls)."""
+        if not crops_task:
+            crops_task.append(progress.add_task("heat map", total=total))
+        label = f"heat map {safe(Path(path).name)}"
+        progress.update(crops_task[0], completed=done, total=total, description=label, visible=done < total)
+
+    with progress, domain_errors(), ScanRun(options, spec, result_cache, count, on_crops) as run:
         task = progress.add_task("scanning", total=len(inputs))
         for result in run.results(inputs):
             if result.error and not output.quiet:

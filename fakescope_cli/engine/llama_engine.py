@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from fakescope_cli.engine.labels import variant_token_sequences
 from fakescope_cli.engine.native import LoadOptions, NativeModel
 from fakescope_cli.engine.prompt import render_image_prompt
+from fakescope_cli.engine.shape import check_vision_shape
 from fakescope_cli.errors import InferenceError, ModelFileError
 from fakescope_cli.imageio import LoadedImage
 from fakescope_cli.models import ModelFiles
 from fakescope_cli.profile import ModelProfile, profile_from_metadata
-from fakescope_cli.results import AuthenticityScore, DecodingSettings, LabelEvidence
+from fakescope_cli.results import (
+    AuthenticityScore,
+    CropScore,
+    CropView,
+    DecodingSettings,
+    HeatMap,
+    LabelEvidence,
+)
 from fakescope_cli.scoring import label_probabilities, label_score
+from fakescope_cli.view import Box, aggregate, crop_boxes, cut, map_boxes, region_box
+
+Progress = Callable[[int, int], None]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +48,7 @@ class LlamaEngine:
                 "fake": variant_token_sequences(profile.label_fake, self.native.tokenize),
                 "real": variant_token_sequences(profile.label_real, self.native.tokenize),
             }
+            check_vision_shape(files.mmproj, profile, self.native.tokenize)
             shared = set(self.label_tokens["fake"]) & set(self.label_tokens["real"])
             if shared or not self.label_tokens["fake"] or not self.label_tokens["real"]:
                 raise ModelFileError(
@@ -92,7 +105,7 @@ class LlamaEngine:
             scored.append(sub_logits)
         return LabelEvidence(word, label_score(scored), variants), scored
 
-    def score(self, image: LoadedImage) -> AuthenticityScore:
+    def _score_one(self, image: LoadedImage) -> AuthenticityScore:
         logits = self._evaluate(image, self.profile.judge_prompt)
         if not np.all(np.isfinite(logits)):
             raise InferenceError("the model produced non-finite logits for this image")
@@ -106,6 +119,69 @@ class LlamaEngine:
             raise InferenceError("the label scores are not finite numbers")
         top = self.native.detokenize([int(np.argmax(logits))])
         return AuthenticityScore(probs["fake"], probs["real"], fake, real, top)
+
+    # -- the crops view ------------------------------------------------------------------
+    def crop(self, image: LoadedImage, box: Box) -> LoadedImage:
+        """The box's native pixels as an image of its own (padded to the crop size if smaller)."""
+        size = self.profile.crop_size
+        pixels = np.frombuffer(image.rgb, dtype=np.uint8).reshape(image.height, image.width, 3)
+        rgb = cut(pixels, box, size).tobytes()
+        digest = hashlib.sha256(rgb).hexdigest()
+        return LoadedImage(image.path, rgb, size, size, image.format, digest)
+
+    def score_boxes(
+        self, image: LoadedImage, boxes: Sequence[Box], progress: Progress | None = None
+    ) -> list[tuple[CropScore, AuthenticityScore]]:
+        """Each box's crop scored on its own (token-based estimation per crop)."""
+        out = []
+        for n, box in enumerate(boxes):
+            one = self._score_one(self.crop(image, box))
+            logit = one.fake.score - one.real.score
+            out.append((CropScore(box.x, box.y, box.w, box.h, one.p_fake, logit), one))
+            if progress is not None:
+                progress(n + 1, len(boxes))
+        return out
+
+    def score(self, image: LoadedImage) -> AuthenticityScore:
+        """p(fake) of the whole image (``whole`` view) or of its native crops, aggregated."""
+        profile = self.profile
+        if not profile.is_crops:
+            return self._score_one(image)
+        boxes = crop_boxes(image.width, image.height, profile.crop_size, profile.crops)
+        scored = self.score_boxes(image, boxes)
+        crops = [c for c, _ in scored]
+        p_fake = aggregate([c.logit for c in crops], profile.aggregate)
+        top = max(range(len(crops)), key=lambda i: crops[i].logit)
+        best = scored[top][1]
+        undersized = image.width < profile.crop_size or image.height < profile.crop_size
+        view = CropView(profile.crop_size, profile.aggregate, crops, undersized, top)
+        return AuthenticityScore(p_fake, 1.0 - p_fake, best.fake, best.real, best.answer_top_token, view)
+
+    def score_map(self, image: LoadedImage, progress: Progress | None = None) -> HeatMap | None:
+        """p(fake) over a dense grid of native crops; None for a whole-image model."""
+        if not self.profile.is_crops:
+            return None
+        cols, rows, boxes = map_boxes(image.width, image.height, self.profile.crop_size)
+        cells = [c for c, _ in self.score_boxes(image, boxes, progress)]
+        return HeatMap(cols, rows, self.profile.crop_size, cells)
+
+    def focus(
+        self, image: LoadedImage, score: AuthenticityScore | None, region: tuple[int, int] | None = None
+    ) -> Box | None:
+        """The crop ``explain`` and ``ask`` look at: the one named by ``region`` (its top-left
+        corner), else the crop that scored highest; None for a whole-image model."""
+        if not self.profile.is_crops:
+            return None
+        size = self.profile.crop_size
+        if region is not None:
+            return region_box(image.width, image.height, size, *region)
+        top = score.top_crop if score is not None else None
+        if top is None:
+            return crop_boxes(image.width, image.height, size, 1)[0]
+        return Box(top.x, top.y, top.w, top.h)
+
+    def _seen(self, image: LoadedImage, box: Box | None) -> LoadedImage:
+        return image if box is None else self.crop(image, box)
 
     # -- generation ----------------------------------------------------------------------
     def _generate(self, logits: np.ndarray, settings: DecodingSettings) -> str:
@@ -125,10 +201,26 @@ class LlamaEngine:
             logits = self.native.append_token(token)
         return self.native.detokenize(out).strip()
 
-    def explain(self, image: LoadedImage, settings: DecodingSettings) -> tuple[AuthenticityScore, str]:
+    def explain(
+        self, image: LoadedImage, settings: DecodingSettings, region: tuple[int, int] | None = None
+    ) -> tuple[AuthenticityScore, str]:
+        """The score and the rationale, written about :meth:`focus`'s crop in the crops view."""
         score = self.score(image)
-        text = self._generate(self._evaluate(image, self.profile.explain_prompt), settings)
+        seen = self._seen(image, self.focus(image, score, region))
+        text = self._generate(self._evaluate(seen, self.profile.explain_prompt), settings)
         return score, text
 
-    def ask(self, image: LoadedImage, question: str, settings: DecodingSettings) -> str:
-        return self._generate(self._evaluate(image, question), settings)
+    def ask(
+        self,
+        image: LoadedImage,
+        question: str,
+        settings: DecodingSettings,
+        region: tuple[int, int] | None = None,
+        score: AuthenticityScore | None = None,
+    ) -> str:
+        """A free-form answer; in the crops view about ``region``'s crop, or else the crop that
+        scored highest (``score`` when known, else the image is scored first)."""
+        if self.profile.is_crops and region is None and score is None:
+            score = self.score(image)
+        seen = self._seen(image, self.focus(image, score, region))
+        return self._generate(self._evaluate(seen, question), settings)

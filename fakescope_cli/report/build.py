@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from PIL import Image
 
 from fakescope_cli.engine.base import ForensicModel
 from fakescope_cli.errors import ImageInputError, InferenceError
@@ -16,14 +19,30 @@ from fakescope_cli.results import DecodingSettings, ImageResult
 from fakescope_cli.scan import model_verdict
 
 
+def view_figures(rgb: Image.Image, result: ImageResult) -> dict[str, bytes]:
+    """The pictures of where a crops-view model looked: the heat map and the judged crops."""
+    from fakescope_cli.report.heatmap import crops_png, heatmap_png
+
+    figures = {}
+    if result.heatmap is not None:
+        figures["heatmap"] = heatmap_png(rgb, result.heatmap.cells)
+    if result.score is not None and result.score.view is not None:
+        figures["crops"] = crops_png(rgb, result.score.view.crops)
+    return figures
+
+
 def build_report(
     path: Path,
     context: RunContext,
     model: ForensicModel | None = None,
     questions: tuple[str, ...] = (),
     evidence: EvidenceOptions | None = None,
+    heatmap: bool = False,
+    region: tuple[int, int] | None = None,
+    on_crops: Callable[[int, int], None] | None = None,
 ) -> ImageReport:
-    """Never raises for a bad image: the problem is recorded in ``result.error``."""
+    """Never raises for a bad image: the problem is recorded in ``result.error``. ``heatmap``: also
+    judge the dense grid of crops; ``region``: the crop explain and the questions look at."""
     started = time.perf_counter()
     result = ImageResult(path=str(path))
     size, times = file_facts(path)
@@ -50,14 +69,18 @@ def build_report(
         settings = context.decoding or DecodingSettings()
         loaded = as_loaded(path, decoded)
         try:
-            result.score, result.explanation = model.explain(loaded, settings)
+            result.score, result.explanation = model.explain(loaded, settings, region)
+            box = model.focus(loaded, result.score, region)
+            result.region = box.to_dict() if box else None
             for question in questions:
-                report.questions.append(
-                    {"question": question, "answer": model.ask(loaded, question, settings)}
-                )
+                answer = model.ask(loaded, question, settings, region, result.score)
+                report.questions.append({"question": question, "answer": answer})
+            if heatmap:
+                result.heatmap = model.score_map(loaded, on_crops)
         except InferenceError as exc:
             result.error = f"{path}: {exc}"
             return report
+        report.view_figures = view_figures(decoded.rgb, result)
         result.model_verdict = model_verdict(result.score.p_fake, context.threshold)
     result.fused = fuse(result.evidence.items, result.p_fake, context.threshold, context.band)
     result.verdict = result.fused.verdict
@@ -88,6 +111,7 @@ def complete_report(
         report.notes.append("The file could no longer be read when the report was written.")
         return report
     report.thumbnail_jpeg = thumbnail(decoded.rgb)
+    report.view_figures = view_figures(decoded.rgb, result)
     if result.evidence is not None and not result.evidence.figures:
         fresh = gather_evidence(path, data, decoded, options or EvidenceOptions(figures=True))
         result.evidence.figures = fresh.figures

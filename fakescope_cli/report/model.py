@@ -22,7 +22,7 @@ from fakescope_cli import __version__
 from fakescope_cli.formats import ModelRecord
 from fakescope_cli.results import DecodingSettings, ImageResult
 
-REPORT_SCHEMA = "fakescope.report/1"
+REPORT_SCHEMA = "fakescope.report/2"
 RATIONALE_NOTE = "The model's rationale, not proof: check the evidence it names."
 THUMBNAIL_SIDE = 512
 
@@ -73,6 +73,7 @@ class ImageReport:
     thumbnail_jpeg: bytes | None = None
     questions: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # caveats particular to this report
+    view_figures: dict[str, bytes] = field(default_factory=dict)  # "heatmap", "crops": where it looked
 
     @property
     def figures(self) -> dict[str, bytes]:
@@ -124,6 +125,9 @@ class ImageReport:
                 "model_caveat": context.model.caveat if context.model else None,
             },
             "evidence": r.evidence.to_dict() if r.evidence else None,
+            "view": r.score.view.to_dict() if r.score and r.score.view else None,
+            "map": r.heatmap.to_dict() if r.heatmap else None,
+            "region": r.region,
             "rationale": r.explanation,
             "questions": self.questions,
             "caveats": self.caveats(),

@@ -34,6 +34,30 @@ FIGURE_TEXT = {
 }
 
 
+def _view_text(report: ImageReport, name: str) -> tuple[str, str]:
+    result = report.result
+    if name == "heatmap" and result.heatmap is not None:
+        grid = result.heatmap
+        return (
+            "Heat map of p(fake)",
+            f"p(fake) of each native {grid.crop_size} px crop on a {grid.cols}×{grid.rows} grid; blue looks "
+            "real, red looks generated. A region that differs from the rest of the image (generative "
+            "fill, an inpainted face) is where to look closer. The model's opinion per region, not a "
+            "measurement.",
+        )
+    view = result.score.view if result.score is not None else None
+    count = len(view.crops) if view else 0
+    size = view.crop_size if view else 0
+    how = "mean of their logits" if view and view.aggregate == "mean-logit" else "highest of them"
+    caption = (
+        f"The {count} native-resolution {size} px crop{'s' if count != 1 else ''} p(fake) was computed "
+        f"from ({how}), each with its own p(fake); no crop was resized."
+    )
+    if view and view.undersized:
+        caption += " The image is smaller than one crop: it was judged at its own size, padded, not enlarged."
+    return "Crops the model judged", caption
+
+
 @cache
 def _asset(name: str) -> str:
     return (resources.files("fakescope_cli.report") / "templates" / name).read_text(encoding="utf-8")
@@ -94,8 +118,14 @@ def render_image_html(report: ImageReport) -> str:
         for name, png in report.figures.items()
         if name in FIGURE_TEXT
     ]
+    looked = [
+        {"uri": _data_uri("image/png", png), "title": title, "caption": caption}
+        for name, png in report.view_figures.items()
+        for title, caption in [_view_text(report, name)]
+    ]
     template = _environment().from_string(_asset("image.html.j2"))
     return template.render(
+        looked=looked,
         csp=Markup(_csp(css)),
         css=Markup(css),
         name=display_name(report.result.path),

@@ -28,6 +28,50 @@ def _block(text: str) -> list[str]:
     return [f"> {md(line)}" if line.strip() else ">" for line in text.splitlines()] or ["> (empty)"]
 
 
+def _looked(data: dict) -> list[str]:
+    """Where a crops-view model looked, as text: the judged crops, and the heat map as a grid."""
+    view, grid = data.get("view"), data.get("map")
+    if not view and not grid:
+        return []
+    lines = ["## Where the model looked", ""]
+    if view:
+        lines += [
+            f"p(fake) from {len(view['crops'])} native {view['crop_size']} px crops "
+            f"({md(view['aggregate'])}); "
+            "none was resized."
+            + (
+                " The image is smaller than one crop: judged at its own size, padded."
+                if view["undersized"]
+                else ""
+            ),
+            "",
+            "| crop (x, y, w×h) | p(fake) |",
+            "|---|---|",
+        ]
+        lines += [f"| {c['x']}, {c['y']}, {c['w']}×{c['h']} | {c['p_fake']:.3f} |" for c in view["crops"]]
+        lines.append("")
+    if grid:
+        cols = grid["cols"]
+        lines += [
+            f"Heat map: p(fake) of each native {grid['crop_size']} px crop, {cols}×{grid['rows']} grid "
+            "(the picture is in the HTML report).",
+            "",
+            "| " + " | ".join(f"x={c['x']}" for c in grid["cells"][:cols]) + " |",
+            "|" + "---|" * cols,
+        ]
+        for row in range(grid["rows"]):
+            cells = grid["cells"][row * cols : (row + 1) * cols]
+            lines.append("| " + " | ".join(f"{c['p_fake']:.2f}" for c in cells) + " |")
+        lines.append("")
+    if data.get("region"):
+        r = data["region"]
+        lines += [
+            f"The rationale and answers are about the crop at x={r['x']}, y={r['y']} ({r['w']}×{r['h']} px).",
+            "",
+        ]
+    return lines
+
+
 def render_image_markdown(report: ImageReport) -> str:
     data = report.to_dict()
     verdict = data["verdict"]
@@ -65,6 +109,7 @@ def render_image_markdown(report: ImageReport) -> str:
             f"{md(item.get('location') or '')} |"
         )
     lines.append("")
+    lines += _looked(data)
     if report.figures:
         lines += ["Signal maps (ELA, spectrum) are in the HTML report.", ""]
     if data["rationale"] is not None:

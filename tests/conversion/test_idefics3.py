@@ -19,7 +19,7 @@ def test_text_gguf_has_vocab_profile_and_provenance(tiny_gguf) -> None:
     assert meta["tokenizer.ggml.model"] == "gpt2"
     assert meta["tokenizer.ggml.pre"] == "smollm"
     assert "<image>" in meta["tokenizer.chat_template"]
-    assert meta["fakescope.profile.version"] == 1
+    assert meta["fakescope.profile.version"] == 2
     assert meta["fakescope.profile.label_real"] == "real"
     assert len(meta["fakescope.source.sha256"]) == 64
 

@@ -48,3 +48,67 @@ def test_profile_toml(tmp_path: Path) -> None:
     path.write_text('label_fak = "x"\n')
     with pytest.raises(ConfigError, match="unknown profile keys"):
         load_profile_toml(path)
+
+
+def test_view_keys_round_trip_through_metadata() -> None:
+    from dataclasses import replace
+
+    crops = replace(DEFAULT_PROFILE, view="crops", crop_size=128, crops=5, aggregate="max")
+    written = {k: str(v) for k, v in crops.to_metadata().items()}
+    profile, warnings = profile_from_metadata({**written, "tokenizer.chat_template": "t"})
+    assert (profile.view, profile.crop_size, profile.crops, profile.aggregate) == ("crops", 128, 5, "max")
+    assert profile.is_crops and not warnings
+
+
+def test_version_1_profile_is_the_whole_view_without_warning() -> None:
+    written = {k: str(v) for k, v in DEFAULT_PROFILE.to_metadata().items()}
+    written[KEY_VERSION] = "1"
+    del written["fakescope.profile.view"]
+    profile, warnings = profile_from_metadata({**written, "tokenizer.chat_template": "t"})
+    assert profile.view == "whole" and not profile.is_crops and not warnings
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"fakescope.profile.view": "tiles"},
+        {"fakescope.profile.view": "crops", "fakescope.profile.crop_size": "big"},
+        {"fakescope.profile.view": "crops", "fakescope.profile.crop_size": "2"},
+        {
+            "fakescope.profile.view": "crops",
+            "fakescope.profile.crop_size": "128",
+            "fakescope.profile.crops": "0",
+        },
+        {
+            "fakescope.profile.view": "crops",
+            "fakescope.profile.crop_size": "128",
+            "fakescope.profile.aggregate": "median",
+        },
+    ],
+)
+def test_unusable_view_keys_fall_back_to_the_whole_image_with_a_warning(bad: dict[str, str]) -> None:
+    written = {k: str(v) for k, v in DEFAULT_PROFILE.to_metadata().items()}
+    profile, warnings = profile_from_metadata({**written, **bad, "tokenizer.chat_template": "t"})
+    assert profile.view == "whole"
+    assert any("judging the whole image" in w for w in warnings)
+
+
+def test_view_in_profile_toml(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('name = "mini"\nview = "crops"\ncrop_size = 128\ncrops = 5\n')
+    profile = load_profile_toml(path)
+    assert (profile.view, profile.crop_size, profile.crops, profile.aggregate) == (
+        "crops",
+        128,
+        5,
+        "mean-logit",
+    )
+    path.write_text('view = "crops"\ncrop_size = "128"\n')
+    with pytest.raises(ConfigError, match="crop_size must be a whole number"):
+        load_profile_toml(path)
+    path.write_text('view = "crops"\ncrop_size = 4\n')
+    with pytest.raises(ConfigError, match="outside 8..4096"):
+        load_profile_toml(path)
+    path.write_text("crop_size = 128\n")
+    with pytest.raises(ConfigError, match='need view = "crops"'):
+        load_profile_toml(path)

@@ -225,3 +225,35 @@ def test_a_generated_folder_manifest_fixes_each_image_split(
     assert (
         err.startswith(f"error: {fakes / 'manifest.csv'}: no split for '{names[1]}'") and err.count("\n") == 1
     )
+
+
+def test_native_crops_are_never_resized_and_small_sources_are_skipped(tmp_path: Path) -> None:
+    """``--size`` cuts an exact native crop for both classes (the crops view of the CLI); a
+    source smaller than the crop is skipped and counted, never enlarged."""
+    from train.process import Item, process
+
+    rng = np.random.default_rng(0)
+    items = []
+    for i, (label, size) in enumerate(
+        [("real", (90, 70)), ("real", (40, 200)), ("fake", (64, 64)), ("fake", (30, 30))]
+    ):
+        path = tmp_path / f"{label}{i}.png"
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+        items.append(Item(path, label, None if label == "real" else "gen", f"k{i}", "train"))
+    report = process(items, tmp_path / "data", seed=0, quality=(95, 95), size=64)
+    assert report.skipped == {"real": 1, "fake": 1} and report.images == 2
+    assert report.enlarged == {"real": 0, "fake": 0}
+    written = sorted((tmp_path / "data").rglob("*.jpg"))
+    assert len(written) == 2
+    for path in written:
+        with Image.open(path) as image:
+            assert image.size == (64, 64)
+    # The crop is the source's own pixels (up to JPEG q95): it matches one position exactly.
+    real = np.asarray(
+        Image.open(next(p for p in written if "/real/" in p.as_posix())).convert("L"), dtype=float
+    )
+    source = np.asarray(Image.open(tmp_path / "real0.png").convert("L"), dtype=float)  # luma: 4:2:0 keeps it
+    errors = [
+        np.abs(source[y : y + 64, x : x + 64] - real).mean() for y in range(70 - 63) for x in range(90 - 63)
+    ]
+    assert min(errors) < 12 < sorted(errors)[1]  # one position fits; its neighbours do not

@@ -121,6 +121,38 @@ def test_gguf_and_pytorch_agree_and_eval_prints_both(trained) -> None:
     json.dumps(report.to_dict())
 
 
+def test_eval_scores_through_the_crops_view_on_both_backends(
+    tiny_checkpoint: Path, crops_gguf, tmp_path: Path
+) -> None:
+    """``eval`` judges whole test images through the CLI's crops view on the PyTorch side too:
+    the same native crops at the same positions, aggregated the same way (f32 export)."""
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+    from tests.conftest import write_textured_image
+    from train.evaluate import evaluate, gguf_scorer, hf_scorer, view_crops
+
+    records = [
+        ImageRecord(
+            write_textured_image(tmp_path / f"i{i}.png", (150 + 20 * i, 110), seed=40 + i),
+            "fake" if i % 2 else "real",
+            "test",
+            "gen-a" if i % 2 else None,
+        )
+        for i in range(4)
+    ]
+    with LlamaEngine(ModelFiles(crops_gguf[0], crops_gguf[1], "test")) as engine:
+        profile = engine.profile
+        report = evaluate(
+            records, {"hf": hf_scorer(tiny_checkpoint, profile), "gguf": gguf_scorer(engine)}, {"gen-a"}
+        )
+    hf, gguf = report.backends
+    assert max(abs(a - b) for a, b in zip(hf.scores, gguf.scores, strict=True)) < 3e-3
+    from PIL import Image
+
+    crops = view_crops(Image.open(records[0].path).convert("RGB"), profile)
+    assert len(crops) == 3 and all(c.size == (64, 64) for c in crops)
+
+
 def test_full_fine_tuning(tmp_path: Path, tiny_checkpoint: Path) -> None:
     from train.sft import run_sft
 

@@ -71,7 +71,7 @@ def test_piped_output_is_tab_separated_lines(case: Path) -> None:
 def test_jsonl_streams_one_line_per_image(case: Path) -> None:
     result = runner.invoke(app, ["evidence", str(case), "--jsonl"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert len(records) == 3 and all(r["schema"] == "fakescope.result/2" for r in records)
+    assert len(records) == 3 and all(r["schema"] == "fakescope.result/3" for r in records)
 
 
 def test_hostile_metadata_cannot_reach_the_terminal(tmp_path: Path) -> None:

@@ -141,3 +141,31 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
     assert "<script>" in index_dom and "camera.jpg" in index_dom  # the index's own (hashed) sorter
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
     assert pixels.std() > 10  # a rendered page, not a blank one
+
+
+def test_heat_map_renders_in_chromium(tmp_path: Path, crops_gguf) -> None:
+    """A crops-view model's report: the heat map and the judged crops show, offline."""
+    from tests.conftest import write_textured_image
+
+    image = write_textured_image(tmp_path / "scene.png", (200, 150), seed=31)
+    out = tmp_path / "reports"
+    args = ["report", str(image), "--out", str(out), "--map", "--max-tokens", "4"]
+    args += ["--model", str(crops_gguf[0]), "--mmproj", str(crops_gguf[1])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code in (0, 1), result.output
+    page = Path(result.stdout.splitlines()[0])
+    proxy = CountingProxy()
+    try:
+        dom = _chromium(page, proxy, "--dump-dom").stdout
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "report-heatmap-chromium.png"
+        shot.unlink(missing_ok=True)
+        _chromium(page, proxy, f"--screenshot={shot}")
+    finally:
+        proxy.close()
+    assert page_requests(proxy) == []
+    looked = dom[dom.index('id="looked"') : dom.index("</div>", dom.index('id="looked"'))]
+    assert looked.count('src="data:image/png') == 2  # the heat map and the judged crops
+    assert "Heat map of p(fake)" in looked and "4×3 grid" in looked
+    heat = Image.open(shot).convert("RGB")
+    assert np.asarray(heat, dtype=np.float32).std() > 10
