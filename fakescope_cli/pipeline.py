@@ -6,11 +6,14 @@ is stored in the cache before it is handed on, so an interrupted scan resumes wh
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import os
 import signal
+import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -70,10 +73,34 @@ _WORKER_ENGINE: ForensicModel | None = None
 _WORKER_ERROR: str | None = None
 
 
-def _init_worker(model: ModelSpec | None, debug: bool) -> None:
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the scan that started it dies, even by ``kill -9``: each worker holds a
+    model copy, and one re-parented to init would keep it for ever. Linux: the kernel sends
+    SIGKILL on the parent's death; elsewhere a thread watches the parent's process id."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _init_worker(model: ModelSpec | None, debug: bool, parent: int | None = None) -> None:
     """Load this worker's model. A failure is kept and reported with the first task, so the parent
     prints one clear line instead of a traceback from every worker."""
     global _WORKER_ENGINE, _WORKER_ERROR
+    if parent is not None:
+        _die_with_parent(parent)
     # A spawned process starts with fresh logging: keep third-party chatter off stderr here too.
     logging.getLogger("exifread").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     if model is not None:
@@ -207,7 +234,11 @@ class ScanRun:
                 max_workers=self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.model, logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG)),
+                initargs=(
+                    self.model,
+                    logging.getLogger("fakescope_cli").isEnabledFor(logging.DEBUG),
+                    os.getpid(),
+                ),
             )
         return self._pool
 

@@ -16,6 +16,34 @@ from PIL import Image
 from conversion.synthetic import build_tiny_idefics3
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the session, no process started by a test may still run (a scan's workers, a server):
+    they are found by the FAKESCOPE_SOURCE_ROOT every test sets under this session's temp folder."""
+    import os
+
+    import psutil
+
+    base = str(tmp_path_factory.getbasetemp())
+    yield
+
+    def ours() -> list[psutil.Process]:
+        found = []
+        for process in psutil.process_iter():
+            try:
+                root = process.environ().get("FAKESCOPE_SOURCE_ROOT", "")
+            except (psutil.Error, OSError):
+                continue
+            if process.pid != os.getpid() and root.startswith(base):
+                found.append(process)
+        return found
+
+    _, alive = psutil.wait_procs(ours(), timeout=5)
+    for process in alive:
+        process.kill()
+    assert not alive, f"the tests left processes running: {[' '.join(p.cmdline())[-80:] for p in alive]}"
+
+
 @pytest.fixture(autouse=True)
 def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never read or write the developer's real config, data or cache folders, nor find the

@@ -29,3 +29,51 @@ def test_first_interrupt_waits_for_check_second_is_at_once() -> None:
 def test_nothing_pending_nothing_raised() -> None:
     with _DeferredInterrupt() as interrupt:
         interrupt.check()
+
+
+def test_workers_die_with_a_killed_scan(tmp_path) -> None:
+    """``kill -9`` of ``scan --workers 2`` takes its worker processes with it (each would hold a
+    model copy for ever, re-parented to init)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from tests.conftest import write_test_image
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(400):
+        write_test_image(folder / f"{i:03d}.png", size=(96, 96), seed=i)
+    env = {**os.environ, "FAKESCOPE_CACHE_DIR": str(tmp_path / "cache")}
+    command = [
+        sys.executable,
+        "-m",
+        "fakescope_cli",
+        "scan",
+        str(folder),
+        "--evidence-only",
+        "--workers",
+        "2",
+    ]
+    scan = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[psutil.Process] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            workers = [
+                p for p in psutil.Process(scan.pid).children() if "spawn_main" in " ".join(p.cmdline())
+            ]
+        assert len(workers) == 2, "the scan started no worker processes"
+        workers = psutil.Process(scan.pid).children()  # the workers and multiprocessing's resource tracker
+    finally:
+        scan.send_signal(signal.SIGKILL)
+        scan.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    for process in alive:
+        process.kill()
+    assert not alive, f"processes outlived the killed scan: {[' '.join(p.cmdline())[-60:] for p in alive]}"
