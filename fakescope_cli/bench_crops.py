@@ -1,6 +1,6 @@
 """`make bench`: seconds per 12-megapixel JPEG against the number of native crops judged, for
-FakeScope-mini's shape (Idefics3: 64 px tiles of 8 px patches, 384 x 6 vision, 128 px crops;
-30-layer 576-wide Llama text at q4_k_m, projector at q8_0), score only and with file evidence.
+FakeScope-mini's shape (Idefics3: 64 px tiles of 8 px patches, 192 x 4 vision, pixel shuffle 4,
+128 px crops; 30-layer 576-wide Llama text at q4_k_m, projector at q8_0), score only and with file evidence.
 
 The model is random-init (built once by ``conversion.synthetic`` in a subprocess): it measures
 cost, not detection. The crop count is changed on the loaded engine's profile between runs; each
@@ -34,9 +34,9 @@ from pathlib import Path
 from conversion.synthetic import TinyShape, build_tiny_idefics3
 from conversion.export import export_checkpoint
 from fakescope_cli.profile import DEFAULT_PROFILE
-shape = TinyShape(vision_hidden=384, vision_layers=6, vision_heads=6, vision_ffn=1536, tile=64, patch=8,
+shape = TinyShape(vision_hidden=192, vision_layers=4, vision_heads=3, vision_ffn=768, tile=64, patch=8,
                   longest_edge=128, text_hidden=576, text_layers=30, text_heads=9, text_kv_heads=3,
-                  text_ffn=1536, scale_factor=2, vocab_size=420, padded_vocab=49152, init_range=0.02)
+                  text_ffn=1536, scale_factor=4, vocab_size=420, padded_vocab=49152, init_range=0.02)
 out = Path(sys.argv[1])
 ckpt = build_tiny_idefics3(out / "checkpoint" / "mini-shape-random", shape)
 profile = replace(DEFAULT_PROFILE, name="mini-shape", view="crops", crop_size=128, crops=5)

@@ -6,7 +6,9 @@ first, then, one at a time, the point of a lattice over the image farthest from 
 taken (ties broken by the larger sum of distances, then in reading order). So 3 crops are the
 centre and two opposite corners, 5 the centre and the four corners, 9 a 3 x 3 lattice; the same
 image always gets the same crops.
-An image smaller than a crop is never enlarged: it is judged at its own size, padded with
+Every crop's corner is on the 8-pixel grid (rounded down): a JPEG's blocks then line up with the
+crop the way they do in training, where each crop is JPEG-encoded after it is cut. An image
+smaller than a crop is never enlarged: it is judged at its own size, padded with
 mid-grey to the crop's shape, and the result says so.
 
 ``--map`` judges a dense grid instead: crops side by side (at most ``MAP_MAX_SIDE`` a row or
@@ -32,6 +34,7 @@ AGGREGATES = (AGGREGATE_MEAN_LOGIT, AGGREGATE_MAX)
 PAD_VALUE = 128  # mid-grey around an image smaller than a crop
 MAP_MAX_SIDE = 12  # heat-map cells per row or column at most
 MAX_CROPS = 64
+GRID = 8  # crop corners sit on the 8-px JPEG block grid (see crop_boxes)
 
 
 @dataclass(frozen=True)
@@ -51,34 +54,50 @@ class Box:
         return self.x + self.w / 2, self.y + self.h / 2
 
 
+def _snap(start: int) -> int:
+    return start - start % GRID
+
+
 def _axis(length: int, size: int, count: int) -> list[int]:
-    """``count`` evenly spread starts of a window of ``size`` along ``length`` (deduplicated)."""
+    """``count`` evenly spread starts of a window of ``size`` along ``length``, on the block grid
+    (deduplicated)."""
     free = max(length - size, 0)
     if count <= 1 or free == 0:
-        return [free // 2]
-    return sorted({round(i * free / (count - 1)) for i in range(count)})
+        return [_snap(free // 2)]
+    return sorted({_snap(round(i * free / (count - 1))) for i in range(count)})
 
 
 def crop_boxes(width: int, height: int, crop_size: int, count: int) -> list[Box]:
-    """The ``count`` crop boxes a scan judges (fewer when the image holds fewer distinct ones)."""
+    """The ``count`` crop boxes a scan judges (fewer when the image holds fewer distinct ones).
+
+    The order is chosen on the exact lattice (the centre, then farthest points), and only then are
+    the corners moved onto the block grid, so rounding never changes which crops are taken."""
     if crop_size < 1 or count < 1:
         raise ValueError("crop_size and count must be positive")
     w, h = min(width, crop_size), min(height, crop_size)
     side = max(3, math.ceil(math.sqrt(count)))
-    xs, ys = _axis(width, w, side), _axis(height, h, side)
-    lattice = [Box(x, y, w, h) for y in ys for x in xs]
-    cx, cy = (width - w) // 2, (height - h) // 2
-    chosen = [Box(cx, cy, w, h)]
-    remaining = [b for b in lattice if b != chosen[0]]
-    while remaining and len(chosen) < count:
+    free_x, free_y = max(width - w, 0), max(height - h, 0)
+    lattice = [(i * free_x / (side - 1), j * free_y / (side - 1)) for j in range(side) for i in range(side)]
+    chosen = [(free_x / 2, free_y / 2)]
+    remaining = [p for p in lattice if p != chosen[0]]
+    boxes: list[Box] = []
 
-        def spread(box: Box) -> tuple[float, float]:
-            distances = [math.hypot(box.x - c.x, box.y - c.y) for c in chosen]
+    def add(point: tuple[float, float]) -> None:
+        box = Box(_snap(round(point[0])), _snap(round(point[1])), w, h)
+        if box not in boxes:
+            boxes.append(box)
+
+    add(chosen[0])
+    while remaining and len(boxes) < count:
+
+        def spread(point: tuple[float, float]) -> tuple[float, float]:
+            distances = [math.hypot(point[0] - c[0], point[1] - c[1]) for c in chosen]
             return round(min(distances), 6), round(sum(distances), 6)
 
         best = max(range(len(remaining)), key=lambda i: (*spread(remaining[i]), -i))
         chosen.append(remaining.pop(best))
-    return chosen
+        add(chosen[-1])
+    return boxes
 
 
 def map_boxes(

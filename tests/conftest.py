@@ -34,7 +34,15 @@ def no_process_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 root = process.environ().get("FAKESCOPE_SOURCE_ROOT", "")
             except (psutil.Error, OSError):
                 continue
-            if process.pid != os.getpid() and root.startswith(base):
+            if process.pid == os.getpid() or not root.startswith(base):
+                continue
+            try:
+                own_tracker = process.ppid() == os.getpid() and "resource_tracker" in " ".join(
+                    process.cmdline()
+                )
+            except (psutil.Error, OSError):
+                continue
+            if not own_tracker:  # this interpreter's own multiprocessing helper ends with it
                 found.append(process)
         return found
 

@@ -28,12 +28,13 @@ EXIT_ERROR = 2
 # synth-generate, synth-list), the model side (sft, eval, merge-adapter) and FakeScope-mini
 # (mini-init, stage-split, stage-join, mini-run, mini-pack, mini-unpack).
 COMMAND_MODULES = (
-    "train.commands_data",
-    "train.commands_photos",
-    "train.commands_synth",
-    "train.commands_model",
-    "train.commands_mini",
-    "train.commands_run",
+    "train.commands.data",
+    "train.commands.photos",
+    "train.commands.generators",
+    "train.commands.model",
+    "train.commands.mini",
+    "train.commands.run",
+    "train.commands.vision",
 )
 
 

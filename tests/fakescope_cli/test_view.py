@@ -20,14 +20,14 @@ from fakescope_cli.view import (
 
 
 def test_one_crop_is_the_centre() -> None:
-    assert crop_boxes(1000, 600, 128, 1) == [Box(436, 236, 128, 128)]
+    assert crop_boxes(1000, 600, 128, 1) == [Box(432, 232, 128, 128)]  # centre, on the 8-px grid
 
 
 @pytest.mark.parametrize(
     ("count", "expected"),
     [
-        (3, [(436, 236), (0, 0), (872, 472)]),
-        (5, [(436, 236), (0, 0), (872, 472), (872, 0), (0, 472)]),
+        (3, [(432, 232), (0, 0), (872, 472)]),
+        (5, [(432, 232), (0, 0), (872, 472), (872, 0), (0, 472)]),
     ],
 )
 def test_crops_spread_from_the_centre_to_opposite_corners(count: int, expected) -> None:
@@ -38,7 +38,7 @@ def test_crops_spread_from_the_centre_to_opposite_corners(count: int, expected) 
 
 def test_nine_crops_are_the_three_by_three_lattice() -> None:
     boxes = crop_boxes(1000, 600, 128, 9)
-    assert sorted((b.x, b.y) for b in boxes) == sorted((x, y) for x in (0, 436, 872) for y in (0, 236, 472))
+    assert sorted((b.x, b.y) for b in boxes) == sorted((x, y) for x in (0, 432, 872) for y in (0, 232, 472))
 
 
 def test_crops_stay_inside_and_are_never_resized() -> None:
@@ -46,7 +46,7 @@ def test_crops_stay_inside_and_are_never_resized() -> None:
         boxes = crop_boxes(width, height, 128, count)
         assert len(set(boxes)) == len(boxes)
         for b in boxes:
-            assert (b.w, b.h) == (128, 128)
+            assert (b.w, b.h) == (128, 128) and b.x % 8 == 0 and b.y % 8 == 0
             assert 0 <= b.x <= width - 128 and 0 <= b.y <= height - 128
 
 

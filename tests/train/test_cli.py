@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.train.conftest import write_folder
-from tests.train.test_fakechain import TEACHER
+from tests.train.instruct.test_fakechain import TEACHER
 from train.cli import build_parser, main
 
 ImageSets = tuple[list[Image.Image], list[Image.Image]]

@@ -110,3 +110,35 @@ def test_ask_looks_at_the_named_region(crops_engine, tiny_engine, tmp_path: Path
     assert text == tiny_engine._generate(
         tiny_engine._evaluate(top_crop, tiny_engine.profile.explain_prompt), settings
     )
+
+
+def test_per_crop_parity_on_the_mini_layout(tmp_path: Path) -> None:
+    """FakeScope-mini's view layout (128 px crops = the longest edge, 64 px tiles of 8 px patches,
+    pixel shuffle 4: 2 x 2 native tiles + overview) with a narrow random tower: each crop's p(fake)
+    through llama.cpp equals transformers' on the same cut crop."""
+    from dataclasses import replace
+
+    from conversion.export import export_checkpoint
+    from conversion.synthetic import TinyShape, build_tiny_idefics3
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+    from fakescope_cli.profile import DEFAULT_PROFILE
+    from tests.fakescope_cli.engine.test_parity import HFReference
+
+    shape = TinyShape(tile=64, patch=8, longest_edge=128, scale_factor=4, vision_hidden=48, vision_heads=3)
+    checkpoint = build_tiny_idefics3(tmp_path / "mini-layout", shape)
+    profile = replace(DEFAULT_PROFILE, view="crops", crop_size=128, crops=3)
+    exported = export_checkpoint(checkpoint, tmp_path / "gguf", outtype="f32", profile=profile)
+    reference = HFReference(checkpoint)
+    path = write_textured_image(tmp_path / "photo.png", (400, 300), seed=17)
+    with LlamaEngine(ModelFiles(exported.text, exported.mmproj, "test")) as engine:
+        score = engine.score(load_image(path))
+        assert score.view is not None and len(score.view.crops) == 3
+        for crop in score.view.crops:
+            pixels = np.asarray(Image.open(path).convert("RGB"))
+            theirs, _ = reference.p_fake(
+                Image.fromarray(cut(pixels, Box(crop.x, crop.y, crop.w, crop.h), 128)),
+                engine.profile.judge_prompt,
+                engine.label_tokens,
+            )
+            assert abs(crop.p_fake - theirs) < P_TOLERANCE

@@ -35,23 +35,9 @@ class ViTLayer(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
 
 
-def dct_basis(p: int) -> np.ndarray:
-    """Orthonormal 2-D DCT-II basis, (p*p, p, p), lowest frequency first (zig-zag by u+v)."""
-    c = np.array(
-        [
-            [
-                math.sqrt((1 if k == 0 else 2) / p) * math.cos(math.pi * (2 * n + 1) * k / (2 * p))
-                for n in range(p)
-            ]
-            for k in range(p)
-        ]
-    )
-    pairs = sorted(((u, v) for u in range(p) for v in range(p)), key=lambda t: (t[0] + t[1], t[0]))
-    return np.stack([np.outer(c[u], c[v]) for u, v in pairs])
-
-
-# RGB -> (Y, Cb, Cr) (JPEG's, without offsets): decorrelates the channels before the DCT.
-YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+# The DCT bank the vision stage uses (the same function the experiment ran with).
+from train.model.vision.dct import YCBCR as YCC  # noqa: E402
+from train.model.vision.dct import dct_basis  # noqa: E402
 
 
 class IdeficsViT(nn.Module):

@@ -23,6 +23,7 @@ import io
 import json
 import time
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -49,6 +50,7 @@ PER_PHOTO = {
 UP_REGION = 200
 AE_REGION = 160
 TEST_FRACTION = 0.25
+NCNN_THREADS = 1
 
 
 def split_photos(seed: int) -> dict[str, str]:
@@ -99,7 +101,7 @@ class Upscaler:
 
         stem, self.inp, self.out, self.scale = UPSCALERS[family]
         self.net = ncnn.Net()
-        self.net.opt.num_threads = 1
+        self.net.opt.num_threads = NCNN_THREADS
         self.net.opt.use_vulkan_compute = False
         self.net.load_param(str(NPM / f"{stem}.param"))
         self.net.load_model(str(NPM / f"{stem}.bin"))
@@ -140,6 +142,7 @@ def jpeg_quality_from_file(data: bytes) -> float:
 
 
 def main() -> None:
+    global DATA, NCNN_THREADS
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ae-seconds", type=float, default=180.0)
@@ -149,7 +152,13 @@ def main() -> None:
         default=3.0,
         help="keep only crops whose native 128 px content has mean |Laplacian| >= this (0: all)",
     )
+    ap.add_argument("--out", type=Path, default=None, help="data folder (default build/exp/data)")
+    ap.add_argument("--train-scale", type=int, default=1, help="crops per training photo, times this")
+    ap.add_argument("--ncnn-threads", type=int, default=1)
     args = ap.parse_args()
+    DATA, NCNN_THREADS = args.out or DATA, args.ncnn_threads
+    for family in PER_PHOTO["train"]:
+        PER_PHOTO["train"][family] *= args.train_scale
     one_thread()
     t_all = time.time()
     DATA.mkdir(parents=True, exist_ok=True)

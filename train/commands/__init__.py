@@ -1,0 +1,1 @@
+"""``python -m train`` commands, one module per group (see ``train.cli``)."""

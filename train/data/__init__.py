@@ -1,0 +1,1 @@
+"""Data: datasets and manifests, real photographs, identical processing, validation."""

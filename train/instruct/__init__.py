@@ -1,0 +1,1 @@
+"""Instruction data: FakeChain rationales and FakeInstruct dialogues."""

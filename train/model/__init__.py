@@ -1,0 +1,1 @@
+"""The model: starting checkpoints, the vision stage, instruction tuning, adapters."""

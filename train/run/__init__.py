@@ -1,0 +1,1 @@
+"""Runs: evaluation, metrics, and the FakeScope-mini run (plan, stages, card)."""
