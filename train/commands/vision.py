@@ -87,7 +87,9 @@ def run_vision_apply(args: argparse.Namespace) -> int:
                 f"{args.vision}: {name} is {tuple(tensor.shape)}, "
                 f"the checkpoint's {tuple(weights[name].shape)}"
             )
-        weights[name] = tensor
+        weights[name] = tensor.to(
+            weights[name].dtype
+        )  # a half-precision copy goes in at the checkpoint's type
     staging = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(args.checkpoint, staging, ignore=shutil.ignore_patterns("model.safetensors"))

@@ -100,5 +100,21 @@ def test_bounded_run_resumes_and_its_tower_goes_into_a_checkpoint(
     trained = load_file(str(out / VISION))
     patch = model.model.vision_model.embeddings.patch_embedding.weight
     assert torch.equal(patch, trained["model.vision_model.embeddings.patch_embedding.weight"])
+    # A half-precision copy (how the shipped stage-1 weights are kept) goes in at the checkpoint's type.
+    from safetensors.torch import save_file
+
+    half = out / "vision.f16.safetensors"
+    save_file({k: v.half().contiguous() for k, v in trained.items()}, str(half))
+    again = tmp_path / "merged-f16"
+    assert (
+        main(
+            ["vision-apply", "--checkpoint", str(tiny_checkpoint), "--vision", str(half), "--out", str(again)]
+        )
+        == 0
+    )
+    merged_half = load_file(str(again / "model.safetensors"))[
+        "model.vision_model.embeddings.patch_embedding.weight"
+    ]
+    assert merged_half.dtype == torch.float32 and torch.equal(merged_half, patch.detach().half().float())
     before = load_file(str(tiny_checkpoint / "model.safetensors"))
     assert not torch.equal(before["model.vision_model.embeddings.patch_embedding.weight"], patch)

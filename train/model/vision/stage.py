@@ -264,17 +264,16 @@ def train_vision(
             last_save = time.monotonic()
     evaluate()
     save()
-    record = _finish(
-        model, data, tiles, normalise, out, config, checkpoint, manifest, step, seconds, curve, evaluations
-    )
-    record.update(planned_steps=total, stopped_early=stopped)
-    atomic_write_bytes(out / RECORD, (json.dumps(record, indent=1) + "\n").encode())
-    return record
+    run = {
+        "steps": step,
+        "planned_steps": total,
+        "stopped_early": stopped,
+        "train_seconds": round(seconds, 1),
+    }
+    return _finish(model, data, tiles, normalise, out, config, checkpoint, manifest, run, curve, evaluations)
 
 
-def _finish(
-    model, data, tiles, normalise, out, config, checkpoint, manifest, step, seconds, curve, evaluations
-):
+def _finish(model, data, tiles, normalise, out, config, checkpoint, manifest, run, curve, evaluations):
     from safetensors.torch import save_file
 
     weights = {VISION_PREFIX + k: v.contiguous() for k, v in model.vision.state_dict().items()}
@@ -291,9 +290,8 @@ def _finish(
             s: {"n": len(c), "fake": int(c.labels.sum()), "photos": len(set(c.photos))}
             for s, c in data.items()
         },
-        "steps": step,
-        "train_seconds": round(seconds, 1),
-        "tiles_seen": step * config.batch_size,
+        **run,
+        "tiles_seen": run["steps"] * config.batch_size,
         "curve": curve,
         "evaluations": evaluations,
         "test": _metrics(data["test"], crop_logits(model, tiles["test"], normalise)),
