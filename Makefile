@@ -84,6 +84,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.evidence.bench
 	$(BIN)/python -m fakescope_cli.bench
 	$(BIN)/python -m fakescope_cli.bench_crops
+	$(BIN)/python -m fakescope_cli.bench_mini
+	$(BIN)/python -m fakescope_cli.bench_threads
 	$(BIN)/python -m fakescope_cli.bench_rescan
 	$(BIN)/python -m conversion.bench
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -59,25 +60,48 @@ class CacheInfo:
     bytes: int
 
 
+def _advice(exc: sqlite3.Error) -> str:
+    """What to do about an SQLite error: clearing helps only a damaged file, never a locked or
+    read-only one (it would delete valid results, and fail on a read-only folder)."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return "another FakeScope may be using it; try again when it has finished"
+    if "readonly" in text or "unable to open" in text or "permission" in text:
+        return "check the folder's permissions, or set FAKESCOPE_CACHE_DIR"
+    return "if the file is damaged, 'fakescope cache clear' starts a new one"
+
+
 class ResultCache:
+    """The SQLite results cache. A cache file this user cannot write is opened read-only: its
+    results are used, nothing new is stored (``read_only``)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.read_only = path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                # immutable: no -wal/-shm files are needed (or created) beside it
+                self.db = sqlite3.connect(f"file:{path}?immutable=1", uri=True, timeout=10.0)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(path, timeout=10.0, isolation_level=None)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise CacheError(
                     f"{path}: cache written by another FakeScope version; run 'fakescope cache clear'"
                 )
-            self.db.executescript(_TABLES)
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.DatabaseError as exc:
+            if not self.read_only:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(_TABLES)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except OSError as exc:
             raise CacheError(
-                f"{path}: cannot use the results cache ({exc}); run 'fakescope cache clear'"
+                f"{path}: cannot create the results cache ({exc.strerror or exc}); "
+                "check the folder, or set FAKESCOPE_CACHE_DIR"
             ) from None
+        except sqlite3.Error as exc:
+            raise CacheError(f"{path}: cannot use the results cache ({exc}); {_advice(exc)}") from None
 
     def close(self) -> None:
         self.db.close()
@@ -107,6 +131,8 @@ class ResultCache:
 
     def put(self, key: str, file_sha256: str, model_key: str, body: dict[str, Any]) -> None:
         """Stored and committed at once (autocommit): durable against a crash right after."""
+        if self.read_only:
+            return
         try:
             self.db.execute(
                 "INSERT OR REPLACE INTO results (key, file_sha256, model_key, tool_version, created, body) "
@@ -128,6 +154,8 @@ class ResultCache:
         from fakescope_cli.models import file_sha256
 
         digest = file_sha256(path)
+        if self.read_only:
+            return digest
         self.db.execute(
             "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) VALUES (?, ?, ?, ?)",
             (str(path.resolve()), info.st_size, info.st_mtime_ns, digest),

@@ -2,8 +2,9 @@
 
 The converter writes them under ``fakescope.card.*`` from a card TOML (``--card``). The CLI
 shows the caveat once with every output made with the model, and ``model info`` shows both. Read
-back, they are untrusted text like any other metadata: control characters become visible
-escapes, the caveat is folded onto one line, and both are capped. A model without these keys has
+back, they are untrusted text like any other metadata: the caveat is folded onto one line and
+both are capped; kept exact (as JSON shows them), they are escaped where they are displayed, like
+file names. A model without these keys has
 no card: nothing is shown and nothing is invented.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fakescope_cli.errors import ConfigError
-from fakescope_cli.textsafe import printable
+from fakescope_cli.textsafe import has_control
 
 KEY_CAVEAT = "fakescope.card.caveat"
 KEY_LIMITS = "fakescope.card.limits"
@@ -55,10 +56,11 @@ def _cap(text: str, limit: int) -> str:
 
 
 def card_from_metadata(metadata: Mapping[str, object]) -> ModelCard | None:
-    """The card in GGUF metadata, made safe to show; None when the model has none."""
+    """The card in GGUF metadata (exact text, escaped by whatever displays it); None when the model
+    has none."""
     caveat, limits = metadata.get(KEY_CAVEAT), metadata.get(KEY_LIMITS)
-    caveat = printable(" ".join(caveat.split())) if isinstance(caveat, str) else ""
-    limits = printable(limits, keep_newlines=True).strip() if isinstance(limits, str) else ""
+    caveat = " ".join(caveat.split()) if isinstance(caveat, str) else ""
+    limits = limits.strip() if isinstance(limits, str) else ""
     if not caveat and not limits:
         return None
     return ModelCard(_cap(caveat, CAVEAT_MAX) or None, _cap(limits, LIMITS_MAX) or None)
@@ -79,11 +81,11 @@ def load_card_toml(path: Path) -> ModelCard:
     if not isinstance(limits, str):
         raise ConfigError(f"{path}: 'limits' must be a string")
     caveat, limits = caveat.strip(), limits.strip()
-    if printable(caveat) != caveat:
+    if has_control(caveat):
         raise ConfigError(f"{path}: 'caveat' must be one line without control characters")
     if len(caveat) > CAVEAT_MAX:
         raise ConfigError(f"{path}: 'caveat' has {len(caveat)} characters; at most {CAVEAT_MAX}")
-    if printable(limits, keep_newlines=True) != limits:
+    if has_control(limits, allow_newlines=True):
         raise ConfigError(f"{path}: 'limits' must be plain text without control characters")
     if len(limits) > LIMITS_MAX:
         raise ConfigError(f"{path}: 'limits' has {len(limits)} characters; at most {LIMITS_MAX}")

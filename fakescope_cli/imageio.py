@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -49,16 +50,37 @@ IMAGE_SUFFIXES = {
 _DECODERS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "AVIF", "HEIF")
 
 
+@cache
+def _register_heif() -> None:
+    """HEIF/HEIC (every iPhone photo) through pillow-heif's libheif, where it is installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return
+    pillow_heif.register_heif_opener()
+
+
 def _allowed_decoders() -> list[str]:
     """The allowed decoders this Pillow build has (JPEG also opens camera MPO files)."""
     Image.init()
+    _register_heif()
     return [name for name in _DECODERS if name in Image.OPEN]
+
+
+# ISO base media "ftyp" brands of HEIF still images (iPhone photos are "heic") and of AVIF.
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+AVIF_BRANDS = (b"avif", b"avis")
 
 
 def sniff_format(head: bytes) -> str | None:
     """The image format the first bytes announce, or None."""
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
+    if head[4:8] == b"ftyp":
+        if head[8:12] in AVIF_BRANDS:
+            return "AVIF"
+        if head[8:12] in HEIF_BRANDS:
+            return "HEIF"
     for signature, name in _SIGNATURES:
         if head.startswith(signature):
             return name

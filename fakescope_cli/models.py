@@ -132,9 +132,26 @@ def locate_model(
     mmproj: Path | None = None,
     environ: Mapping[str, str] | None = None,
     digest: Callable[[Path], str] | None = None,
+    how_to_pass: str = "Pass --model FILE.gguf (and --mmproj)",
 ) -> ModelFiles:
     """The model pair to use (see the module docstring for the order); ``digest`` hashes a file
-    (default :func:`file_sha256`; a scan passes its cache's)."""
+    (default :func:`file_sha256`; a scan passes its cache's); ``how_to_pass`` starts the advice when
+    none is found (commands that take the model otherwise say so). A folder that cannot be entered
+    is a :class:`ModelFileError` naming it."""
+    try:
+        return _locate(model, mmproj, environ, digest, how_to_pass)
+    except OSError as exc:
+        where = exc.filename or model or "the model folder"
+        raise ModelFileError(f"{where}: cannot open ({exc.strerror or exc})") from None
+
+
+def _locate(
+    model: Path | None,
+    mmproj: Path | None,
+    environ: Mapping[str, str] | None,
+    digest: Callable[[Path], str] | None,
+    how_to_pass: str,
+) -> ModelFiles:
     env = os.environ if environ is None else environ
     if model is not None:
         return _resolve(model, mmproj, "--model")
@@ -163,7 +180,7 @@ def locate_model(
     if bundled is not None:
         return bundled
     raise ModelNotFoundError(
-        "no model found. Pass --model FILE.gguf (and --mmproj), set FAKESCOPE_MODEL, add "
+        f"no model found. {how_to_pass}, set FAKESCOPE_MODEL, add "
         f"'model = \"...\"' to {config_path}, or put a model pair in one of: {', '.join(searched)}. "
         "File evidence alone needs no model: 'fakescope evidence PATH'."
     )

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "train.commands.mini",
     "train.commands.run",
     "train.commands.vision",
+    "train.commands.cpu_run",
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +17,7 @@ from fakescope_cli.textsafe import printable
 
 if TYPE_CHECKING:
     from fakescope_cli.cache import ResultCache
+    from fakescope_cli.discovery import InputFile
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.formats import ModelRecord
     from fakescope_cli.pipeline import ModelSpec
@@ -40,6 +41,24 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 def safe(text: object, keep_newlines: bool = False) -> str:
     """:func:`printable`, and Rich markup escaped: for anything printed through Rich."""
     return escape(printable(text, keep_newlines))
+
+
+def inputs_or_exit(paths: Sequence[Path]) -> list[InputFile]:
+    """The images to analyse under ``paths``. A path that does not exist is a usage error (exit 2,
+    before anything runs: a typo must not read as "nothing flagged"), and so is finding no image at
+    all (exit 2, not 0)."""
+    from fakescope_cli.discovery import discover
+
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    for path in missing:
+        error_line(f"{path}: no such file or folder")
+    if missing:
+        raise typer.Exit(EXIT_ERROR)
+    inputs = list(discover(paths))
+    if not inputs:
+        error_line(f"no images found in {', '.join(map(str, paths))}")
+        raise typer.Exit(EXIT_ERROR)
+    return inputs
 
 
 def warn(message: str) -> None:
@@ -68,7 +87,9 @@ MmprojOption = Annotated[Path | None, typer.Option("--mmproj", help="Vision proj
 GpuLayersOption = Annotated[
     int, typer.Option("--gpu-layers", help="Layers to offload to Metal/CUDA (needs a GPU build; -1 = all).")
 ]
-ThreadsOption = Annotated[int | None, typer.Option("--threads", help="CPU threads (default: all cores).")]
+ThreadsOption = Annotated[
+    int | None, typer.Option("--threads", help="CPU threads (default: the cores no other program is using).")
+]
 ContextOption = Annotated[int, typer.Option("--n-ctx", help="Context length in tokens.", min=256)]
 BandOption = Annotated[
     float,

@@ -16,10 +16,16 @@ def info() -> None:
     """Where the cache is, how many results it holds and its size on disk."""
     from fakescope_cli.cache import ResultCache, cache_path
 
-    with domain_errors(), ResultCache(cache_path()) as cache:
+    path = cache_path()
+    if not path.is_file():  # looking must not create one
+        stdout.print(f"path: {safe(path)}")
+        stdout.print("results: 0 (no cache yet: the first scan creates it)")
+        return
+    with domain_errors(), ResultCache(path) as cache:
         details = cache.info()
+        read_only = cache.read_only
     stdout.print(f"path: {safe(details.path)}")
-    stdout.print(f"results: {details.results}")
+    stdout.print(f"results: {details.results}" + (" (read-only: used, not added to)" if read_only else ""))
     stdout.print(f"size: {details.bytes / 2**20:.1f} MiB")
 
 

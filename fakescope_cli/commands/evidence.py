@@ -12,14 +12,13 @@ from rich.table import Table
 from fakescope_cli.commands._common import (
     EXIT_CODES_HELP,
     EXIT_ERROR,
-    EXIT_OK,
     C2paTrustOption,
     error_line,
+    inputs_or_exit,
     printable,
     safe,
     stdout,
     styled_verdict,
-    warn,
 )
 from fakescope_cli.commands.scan import (
     FailOnOption,
@@ -30,7 +29,6 @@ from fakescope_cli.commands.scan import (
     parse_fail_on,
     run_scan,
 )
-from fakescope_cli.discovery import discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.items import CATEGORIES, NONE
 from fakescope_cli.formats import inert_cell
@@ -70,11 +68,7 @@ def evidence(
     options = ScanOptions(
         evidence=EvidenceOptions(signals=signals, figures=figures is not None, c2pa_trust_anchors=trust)
     )
-    inputs = list(discover(paths))
-    if not inputs:
-        if not quiet:
-            warn("no images found")
-        raise typer.Exit(EXIT_OK)
+    inputs = inputs_or_exit(paths)
     output = OutputMode(json=as_json, jsonl=as_jsonl, quiet=quiet, fail_on=parse_fail_on(fail_on))
     results = run_scan(inputs, options, output, None, None, None, workers)
     if figures is not None:

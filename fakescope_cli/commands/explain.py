@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -38,6 +38,7 @@ from fakescope_cli.commands._common import (
 from fakescope_cli.errors import ImageInputError, InferenceError
 from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
 from fakescope_cli.evidence.fusion import DEFAULT_BAND, fuse
+from fakescope_cli.evidence.next_steps import next_steps
 from fakescope_cli.formats import run_header
 from fakescope_cli.imageio import DecodedImage, as_loaded, decode_image, read_image_file
 from fakescope_cli.results import DecodingSettings, ImageResult
@@ -96,23 +97,51 @@ def describe_region(box: dict[str, int] | None) -> str | None:
 RATIONALE_NOTE = "The model's rationale, not proof: check the evidence it names."
 
 
+ErrorBody = Callable[[str], dict[str, Any]]  # --json: the record printed for an image that failed
+
+
+def _fail(message: str, error_body: ErrorBody | None) -> typer.Exit:
+    """One line on stderr; with --json also the record with its ``error`` on stdout (as scan
+    --json does); exit 3, like an unreadable input."""
+    error_line(message)
+    if error_body is not None:
+        sys.stdout.write(json.dumps(error_body(message), indent=2, ensure_ascii=False) + "\n")
+    return typer.Exit(EXIT_UNREADABLE)
+
+
 @contextmanager
-def _image_errors(image_path: Path) -> Iterator[None]:
-    """The model could not process this image: name it, exit 3 (like an unreadable input)."""
+def _image_errors(image_path: Path, error_body: ErrorBody | None) -> Iterator[None]:
+    """The model could not process this image."""
     try:
         yield
     except InferenceError as exc:
-        error_line(f"{image_path}: {exc}")
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        raise _fail(f"{image_path}: {exc}", error_body) from None
 
 
-def _load(image_path: Path) -> tuple[bytes, DecodedImage]:
+def _load(image_path: Path, error_body: ErrorBody | None) -> tuple[bytes, DecodedImage]:
     try:
         data = read_image_file(image_path)
         return data, decode_image(image_path, data)
     except ImageInputError as exc:
-        error_line(str(exc))
-        raise typer.Exit(EXIT_UNREADABLE) from None
+        raise _fail(str(exc), error_body) from None
+
+
+def _explain_error(image: Path, threshold: float, band: float) -> ErrorBody:
+    def body(message: str) -> dict[str, Any]:
+        result = ImageResult(str(image), error=message)
+        header = run_header(None, None, threshold, band)
+        return {**header, "result": result.to_dict(detailed=True), "note": RATIONALE_NOTE}
+
+    return body
+
+
+def _ask_error(image: Path, question: str) -> ErrorBody:
+    def body(message: str) -> dict[str, Any]:
+        header = run_header(None, None, DEFAULT_THRESHOLD)
+        return {**header, "path": str(image), "sha256": None, "question": question, "answer": None,
+                "region": None, "error": message}  # fmt: skip
+
+    return body
 
 
 def _run_model(
@@ -125,7 +154,7 @@ def _run_model(
     temperature: float,
     seed: int,
     max_tokens: int,
-    as_json: bool,
+    error_body: ErrorBody | None,
     work: Callable[[LlamaEngine, DecodingSettings], T],
 ) -> tuple[T, DecodingSettings, ModelRecord | None, str | None]:
     """Load the model once, run ``work`` on it, and return what JSON output must record, and the
@@ -135,9 +164,9 @@ def _run_model(
     with domain_errors():
         engine = open_engine(model, mmproj, gpu_layers, threads, n_ctx, seed)
         settings = DecodingSettings(temperature, seed, max_tokens, engine.native.n_ctx, gpu_layers)
-        with engine, _image_errors(image):
+        with engine, _image_errors(image, error_body):
             value = work(engine, settings)
-            record = model_record(engine) if as_json else None
+            record = model_record(engine) if error_body is not None else None
         caveat = record.caveat if record else model_caveat(read_header(engine.files.text).metadata)
     return value, settings, record, caveat
 
@@ -166,7 +195,8 @@ def explain(
 
     trust = read_trust_anchors(c2pa_trust)
     where = parse_region(region)
-    data, decoded = _load(image)
+    error_body = _explain_error(image, threshold, band) if as_json else None
+    data, decoded = _load(image, error_body)
     loaded = as_loaded(image, decoded)
 
     def work(engine: LlamaEngine, settings: DecodingSettings):
@@ -174,7 +204,7 @@ def explain(
         return score, text, looked_at(engine, loaded, score, where)
 
     (score, text, box), settings, record, caveat = _run_model(
-        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json, work,
+        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, error_body, work,
     )  # fmt: skip
     result = ImageResult(
         str(image), None, score, loaded.sha256, loaded.width, loaded.height, loaded.format, explanation=text
@@ -185,11 +215,13 @@ def explain(
     result.model_verdict = model_verdict(score.p_fake, threshold)
     result.fused = fuse(result.evidence.items if result.evidence else [], score.p_fake, threshold, band)
     result.verdict = result.fused.verdict
+    steps = next_steps(result.evidence.items if result.evidence else [], score.p_fake, threshold)
     if as_json and record is not None:
         body = {
             **run_header(record, settings, threshold, band),
             "result": result.to_dict(detailed=True),
             "note": RATIONALE_NOTE,
+            "next_steps": steps,
         }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
@@ -203,6 +235,9 @@ def explain(
         if box is not None:
             stdout.print(f"[dim]The model {describe_region(box)}.[/]")
         stdout.print(safe(text, keep_newlines=True) if text else "[dim](the model wrote nothing)[/]")
+        stdout.print("\n[bold]What to check next[/] [dim](suggestions, not conclusions)[/]")
+        for number, step in enumerate(steps, start=1):
+            stdout.print(f"  {number}. {safe(step)}")
     raise typer.Exit(EXIT_FLAGGED if result.fused.flagged else EXIT_OK)
 
 
@@ -222,7 +257,8 @@ def ask(
 ) -> None:
     """Ask the model a free-form question about one image."""
     where = parse_region(region)
-    _data, decoded = _load(image)
+    error_body = _ask_error(image, question) if as_json else None
+    _data, decoded = _load(image, error_body)
     loaded = as_loaded(image, decoded)
 
     def work(engine: LlamaEngine, settings: DecodingSettings):
@@ -231,7 +267,7 @@ def ask(
         return answer, looked_at(engine, loaded, score, where)
 
     (answer, box), settings, record, caveat = _run_model(
-        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, as_json, work,
+        image, model, mmproj, gpu_layers, threads, n_ctx, temperature, seed, max_tokens, error_body, work,
     )  # fmt: skip
     if as_json and record is not None:
         body = {

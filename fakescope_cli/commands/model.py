@@ -61,7 +61,7 @@ def info(
 ) -> None:
     """Architecture, sizes, quantization, profile, model card (limits) and SHA-256 of each file."""
     with domain_errors():
-        files = locate_model(path, mmproj)
+        files = locate_model(path, mmproj, how_to_pass="Name one: 'fakescope model info FILE.gguf'")
         validated = validate_pair(files)
         text, proj = _describe(validated.text), _describe(validated.mmproj)
     profile, warnings = profile_from_metadata({k: str(v) for k, v in validated.text.metadata.items()})
@@ -82,6 +82,11 @@ def info(
         warn(warning)
     stdout.print(f"found by: {safe(files.found_by)}")
     for title, data in (("text model", text), ("vision projector", proj), ("profile", profile_data)):
+        if not stdout.is_terminal:  # piped: one "key: value" line each, a SHA-256 never wrapped
+            stdout.print(f"{title}:")
+            for key, value in data.items():
+                stdout.print(f"  {safe(key)}: {safe(value)}")  # soft wrap: never folded
+            continue
         table = Table(title=title, show_header=False, title_justify="left", show_edge=False)
         table.add_column("key", style="bold")
         table.add_column("value", overflow="fold")

@@ -13,7 +13,6 @@ import typer
 from fakescope_cli.commands._common import (
     EXIT_CODES_HELP,
     EXIT_ERROR,
-    EXIT_OK,
     BandOption,
     C2paTrustOption,
     ContextOption,
@@ -24,16 +23,15 @@ from fakescope_cli.commands._common import (
     domain_errors,
     error_line,
     exit_code,
+    inputs_or_exit,
     model_record,
     open_engine,
     printable,
     read_trust_anchors,
     safe,
     stderr,
-    warn,
 )
 from fakescope_cli.commands.explain import RegionOption, parse_region
-from fakescope_cli.discovery import discover
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.fusion import DEFAULT_BAND
 from fakescope_cli.report.build import build_report
@@ -78,10 +76,7 @@ def report(
         raise typer.Exit(EXIT_ERROR)
     where = parse_region(region)
     options = EvidenceOptions(figures=True, c2pa_trust_anchors=read_trust_anchors(c2pa_trust))
-    inputs = list(discover(paths))
-    if not inputs:
-        warn("no images found")
-        raise typer.Exit(EXIT_OK)
+    inputs = inputs_or_exit(paths)
     _make_folder(out)
     engine = None
     if not evidence_only:

@@ -16,7 +16,6 @@ from rich.table import Table
 from fakescope_cli.commands._common import (
     EXIT_CODES_HELP,
     EXIT_ERROR,
-    EXIT_OK,
     BandOption,
     C2paTrustOption,
     ContextOption,
@@ -27,6 +26,7 @@ from fakescope_cli.commands._common import (
     domain_errors,
     error_line,
     exit_code,
+    inputs_or_exit,
     print_caveat,
     read_trust_anchors,
     resolve_model,
@@ -36,7 +36,7 @@ from fakescope_cli.commands._common import (
     styled_verdict,
     warn,
 )
-from fakescope_cli.discovery import InputFile, discover
+from fakescope_cli.discovery import InputFile
 from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.fusion import DEFAULT_BAND, FLAGGED, VERDICTS
 from fakescope_cli.formats import ModelRecord, csv_text, inert_cell, json_report, jsonl_line, run_header
@@ -147,11 +147,7 @@ def scan(
         EvidenceOptions(c2pa_trust_anchors=trust, figures=report_dir is not None) if evidence else None
     )
     options = ScanOptions(threshold=threshold, band=band, evidence=evidence_options, heatmap=heatmap)
-    inputs = list(discover(paths))
-    if not inputs:
-        if not quiet:
-            warn("no images found")
-        raise typer.Exit(EXIT_OK)
+    inputs = inputs_or_exit(paths)
     with open_cache(cache, quiet) as result_cache:
         spec = record = None
         if not evidence_only:
@@ -201,10 +197,9 @@ def run_scan(
 
     count = workers or default_workers(spec)
     if spec is not None and count > 1 and spec.load.threads is None:
-        import os
+        from fakescope_cli.engine.native import default_threads
 
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        spec = replace(spec, load=replace(spec.load, threads=max(1, cores // count)))
+        spec = replace(spec, load=replace(spec.load, threads=default_threads(count)))
     writer = _ReportWriter(report_dir, record, options) if report_dir is not None else None
     results: list[ImageResult] = []
     show = stderr.is_terminal and not output.quiet
@@ -228,16 +223,32 @@ def run_scan(
 
     with progress, domain_errors(), ScanRun(options, spec, result_cache, count, on_crops) as run:
         task = progress.add_task("scanning", total=len(inputs))
-        for result in run.results(inputs):
-            if result.error and not output.quiet:
-                error_line(result.error)
-            if writer is not None:
-                writer.add(result)
-            if output.jsonl:
-                sys.stdout.write(jsonl_line(result, record) + "\n")
-                sys.stdout.flush()
-            results.append(result)
-            progress.advance(task)
+        try:
+            for result in run.results(inputs):
+                if result.error and not output.quiet:
+                    error_line(result.error)
+                if writer is not None:
+                    writer.add(result)
+                if output.jsonl:
+                    sys.stdout.write(jsonl_line(result, record) + "\n")
+                    sys.stdout.flush()
+                results.append(result)
+                progress.advance(task)
+        except KeyboardInterrupt:
+            progress.stop()
+            places = (
+                ("in the results cache", result_cache is not None),
+                ("printed as JSON lines", output.jsonl),
+                ("written to the report folder", writer is not None),
+            )
+            kept = [where for where, on in places if on]
+            stderr.print(
+                f"interrupted: {len(results)} of {len(inputs)} images finished"
+                + (f", kept {' and '.join(kept)}" if kept and results else "")
+                + "; run the same command again to continue"
+                + (" (finished images come from the cache)" if result_cache is not None else "")
+            )
+            raise
     if writer is not None:
         writer.finish(results)
     return results
@@ -295,6 +306,13 @@ def finish(
     raise typer.Exit(exit_code(results, output.fail_on))
 
 
+def error_reason(result: ImageResult) -> str:
+    """Why a file could not be analysed, without the path the row already shows."""
+    text = result.error or ""
+    prefix = f"{result.path}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
 def print_table(results: list[ImageResult]) -> None:
     """A table on a terminal; tab-separated lines (header first) when piped, for grep and cut."""
     if not stdout.is_terminal:
@@ -303,7 +321,9 @@ def print_table(results: list[ImageResult]) -> None:
             path = inert_cell(r.path, spreadsheet=False)
             reason = inert_cell(r.fused.reason if r.fused else "", spreadsheet=False)
             p_fake = "-" if r.p_fake is None else f"{r.p_fake:.4f}"
-            lines.append(f"{path}\terror\t-\t" if r.error else f"{path}\t{r.verdict}\t{p_fake}\t{reason}")
+            if r.error:
+                reason = inert_cell(error_reason(r), spreadsheet=False)
+            lines.append(f"{path}\t{'error' if r.error else r.verdict}\t{p_fake}\t{reason}")
         sys.stdout.write("\n".join(lines) + "\n")
         return
     table = Table(show_edge=False, header_style="bold")
@@ -313,7 +333,7 @@ def print_table(results: list[ImageResult]) -> None:
     table.add_column("why", overflow="fold")
     for r in results:
         if r.error:
-            table.add_row(safe(r.path), styled_verdict(None), "-", "")
+            table.add_row(safe(r.path), styled_verdict(None), "-", safe(error_reason(r)))
         else:
             p_fake = "-" if r.p_fake is None else f"{r.p_fake:.3f}"
             table.add_row(

@@ -57,6 +57,39 @@ LIMITS = (
 )
 
 
+# What a failed validation means, in words a reader of the report needs (c2pa-rs status codes).
+PLAIN_FAILURES = {
+    "assertion.dataHash.mismatch": "the pixels were changed after this file was signed",
+    "assertion.boxesHash.mismatch": "the file was changed after it was signed",
+    "assertion.bmffHash.mismatch": "the file was changed after it was signed",
+    "claimSignature.mismatch": "the signature does not match the manifest: it was altered",
+    "claimSignature.missing": "the manifest carries no signature",
+    "signingCredential.expired": "the signing certificate had expired",
+    "signingCredential.revoked": "the signing certificate was revoked",
+    "signingCredential.invalid": "the signing certificate is not valid",
+    "assertion.hashedURI.mismatch": "a part of the manifest was changed after signing",
+}
+
+
+def plain_failure(codes: list[str]) -> str | None:
+    """The first failure code a person can read as a sentence, if any."""
+    for code in codes:
+        for known, words in PLAIN_FAILURES.items():
+            if known in code:
+                return words
+    return None
+
+
+# The manifest store's JUMBF description box: "jumd", then the store's type UUID (c2pa
+# 0011-0010-8000-00AA00389B71). Every embedded store starts with it, in any container.
+STORE_MARKER = b"jumd" + bytes.fromhex("6332706100110010800000aa00389b71")
+
+
+def has_store_marker(data: bytes) -> bool:
+    """Whether the bytes hold a C2PA manifest store's JUMBF header anywhere."""
+    return STORE_MARKER in data
+
+
 def _context(trust_anchors: str | None) -> Any:
     import c2pa
 
@@ -129,7 +162,10 @@ def c2pa_findings(store: dict[str, Any], trust_list: bool = False) -> list[Evide
         where = "the given trust list" if trust_list else "a trust list (none was given)"
         state_text = f"signature valid, signer not on {where}"
     else:
-        state_text = f"validation FAILED ({', '.join(failures[:5]) or state})"
+        words = plain_failure(failures)
+        state_text = (
+            f"{words}; " if words else ""
+        ) + f"validation FAILED ({', '.join(failures[:5]) or state})"
     items = [
         EvidenceItem(
             "c2pa.manifest",

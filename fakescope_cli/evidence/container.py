@@ -7,11 +7,13 @@ can make this stop early, never run long or allocate much.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from dataclasses import dataclass, field
 
 from fakescope_cli.evidence.text import clean_text
+from fakescope_cli.imageio import sniff_format
 
 MAX_SEGMENTS = 4096
 MAX_TEXT_BYTES = 256 << 10  # a single text chunk or comment, after decompression
@@ -213,6 +215,27 @@ def _walk_webp(data: bytes, info: ContainerInfo) -> None:
         pos += 8 + length + (length & 1)
 
 
+def _walk_heif(data: bytes, info: ContainerInfo) -> None:
+    """EXIF and XMP of a HEIF/HEIC or AVIF file, as libheif (pillow-heif) reads them."""
+    try:
+        import pillow_heif
+    except ImportError:
+        info.problems.append("HEIF metadata not read: pillow-heif is not installed")
+        return
+    try:
+        heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+        metadata = dict(heif.info)
+    except Exception as exc:  # libheif raises on damaged boxes; recorded, never raised
+        info.problems.append(f"HEIF container could not be read ({type(exc).__name__})")
+        return
+    exif = metadata.get("exif")
+    if isinstance(exif, bytes) and exif:
+        info.keep_exif(exif)
+    xmp = metadata.get("xmp")
+    if isinstance(xmp, bytes | str) and xmp:
+        info.xmp.append(xmp.encode("utf-8") if isinstance(xmp, str) else xmp)
+
+
 def read_container(data: bytes) -> ContainerInfo:
     """Walk the container of ``data``; never raises on malformed input (problems are recorded)."""
     info = ContainerInfo()
@@ -226,6 +249,9 @@ def read_container(data: bytes) -> ContainerInfo:
         elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
             info.format = "WEBP"
             _walk_webp(data, info)
+        elif sniff_format(data[:16]) in ("HEIF", "AVIF"):
+            info.format = sniff_format(data[:16])
+            _walk_heif(data, info)
         elif data[:4] in (b"II*\x00", b"MM\x00*"):
             info.exif_block = data  # a TIFF file is its own EXIF structure; not walked further here
     except (struct.error, IndexError, ValueError, zlib.error) as exc:

@@ -197,6 +197,20 @@ def _exif(
             )
         return
     report.items.extend(exif.exif_findings(tags, facts, decoded.stored_size if decoded else None))
+    for ifd, tag, size in facts.oversized:
+        report.add(
+            EvidenceItem(
+                "exif.oversized_field",
+                "integrity",
+                f"EXIF field 0x{tag:04X} in {ifd} is {size:,} bytes long: read cut to its first "
+                f"{exif.MAX_FIELD // 1024} KiB",
+                size,
+                unit="bytes",
+                location=f"EXIF {ifd}",
+                limits="Cameras write short fields; a huge one was written by software, perhaps to "
+                "hide data or to break tools. The other EXIF fields were read as usual.",
+            )
+        )
     fields = exif.exif_text_fields(tags, facts)
     for label in ("Software", "Make", "Model"):
         if label in fields:
@@ -216,6 +230,11 @@ def _c2pa(
     try:
         store = c2pa_check.read_manifest_store(data, image_format, options.c2pa_trust_anchors)
     except ValueError as exc:
+        if not info.has_c2pa and not c2pa_check.has_store_marker(data):
+            # c2pa-rs fails on any damaged file; without a store in it that is not a C2PA finding
+            # (the container problem is reported on its own).
+            report.add(c2pa_check.c2pa_absent())
+            return
         report.add(
             EvidenceItem(
                 "c2pa.unreadable",

@@ -40,7 +40,7 @@ def read_exif_tags(block: bytes) -> tuple[dict[str, Any], TiffFacts]:
     if facts.problem:
         raise ValueError(facts.problem)
     try:
-        tags = exifread.process_file(io.BytesIO(block), details=False, extract_thumbnail=False)
+        tags = exifread.process_file(io.BytesIO(facts.block or block), details=False, extract_thumbnail=False)
     except Exception as exc:  # exifread raises many types on malformed blocks
         raise ValueError(f"{type(exc).__name__}: {exc}") from None
     return dict(tags), facts

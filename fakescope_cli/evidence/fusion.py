@@ -18,10 +18,10 @@ the reader. When the model disagrees with strong provenance, the reason says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from fakescope_cli.evidence.items import POINTS_AI, POINTS_CAMERA, STRONG, EvidenceItem
+from fakescope_cli.evidence.items import POINTS_AI, POINTS_CAMERA, POINTS_EDITED, STRONG, EvidenceItem
 
 AI_GENERATED = "ai-generated"
 LIKELY_AI = "likely-ai"
@@ -57,6 +57,16 @@ def band_edges(threshold: float, band: float) -> tuple[float, float]:
 def fuse(
     items: list[EvidenceItem], p_fake: float | None, threshold: float = 0.5, band: float = DEFAULT_BAND
 ) -> FusedVerdict:
+    """The verdict; a broken C2PA signature is said in the reason whatever decided it."""
+    fused = _fuse(items, p_fake, threshold, band)
+    broken = next((i for i in items if i.id == "c2pa.manifest" and i.points_to == POINTS_EDITED), None)
+    if broken is not None:
+        words = broken.summary.split(": ", 1)[-1]
+        return replace(fused, reason=f"{fused.reason}; the Content Credentials do not validate ({words})")
+    return fused
+
+
+def _fuse(items: list[EvidenceItem], p_fake: float | None, threshold: float, band: float) -> FusedVerdict:
     ai = [i for i in items if i.strength == STRONG and i.points_to == POINTS_AI]
     camera = [i for i in items if i.strength == STRONG and i.points_to == POINTS_CAMERA]
     lower, upper = band_edges(threshold, band)

@@ -1,8 +1,10 @@
 """Generator metadata: what image generators and their front ends leave in the file.
 
 Recognises AUTOMATIC1111 / Forge `parameters`, ComfyUI `prompt` / `workflow`, InvokeAI,
-NovelAI, Fooocus and Midjourney text, and generator names in software fields (EXIF Software,
-XMP CreatorTool and history). Reports the generator, and the model and seed where written. A
+NovelAI, Fooocus and Midjourney text (AUTOMATIC1111's also in a JPEG comment), and generator names
+in software fields (EXIF Software, XMP CreatorTool and history). Reports the generator, the model
+and seed, and for AUTOMATIC1111 text what an investigator quotes: prompt, negative prompt, steps,
+sampler, CFG scale, size and model hash (cleaned and capped; escaped where they are shown). A
 value that names an editor (Photoshop with Firefly's Generative Fill, an AI plugin for GIMP) is
 read as the editor: its generative features edit part of a picture.
 """
@@ -67,19 +69,63 @@ class Declaration:
     model: str | None = None
     seed: str | None = None
     detail: str | None = None
+    parameters: dict[str, str] | None = None  # prompt, negative prompt, steps ... where written
 
 
-def _a1111(text: str) -> tuple[str | None, str | None, str]:
-    """Model, seed and a generator name from an AUTOMATIC1111-style `parameters` text."""
-    last = text.strip().splitlines()[-1] if text.strip() else ""
+# AUTOMATIC1111 settings worth quoting, and the names they get in the finding's value.
+A1111_SETTINGS = {
+    "Steps": "steps",
+    "Sampler": "sampler",
+    "CFG scale": "cfg_scale",
+    "Seed": "seed",
+    "Size": "size",
+    "Model hash": "model_hash",
+    "Model": "model",
+}
+MAX_PROMPT = 2000  # characters of a prompt kept in the finding (escaped where shown)
+
+
+def a1111_parameters(text: str) -> dict[str, str]:
+    """Prompt, negative prompt and settings of an AUTOMATIC1111-style ``parameters`` text: the
+    prompt lines, then ``Negative prompt: ...`` lines, then one ``Steps: 20, Sampler: ...`` line."""
+    lines = text.strip().splitlines()
+    if not lines:
+        return {}
+    settings_line = lines[-1] if re.search(r"\bSteps: ", lines[-1]) else ""
+    body = lines[:-1] if settings_line else lines
     fields: dict[str, str] = {}
-    for part in re.split(r",\s(?=[A-Za-z][A-Za-z0-9 _]*: )", last):
+    for part in re.split(r",\s(?=[A-Za-z][A-Za-z0-9 _]*: )", settings_line):
         key, sep, value = part.partition(": ")
         if sep:
             fields[key.strip()] = value.strip()
-    version = fields.get("Version", "")
+    prompt: list[str] = []
+    negative: list[str] = []
+    in_negative = False
+    for line in body:
+        if line.startswith("Negative prompt:"):
+            in_negative = True
+            line = line[len("Negative prompt:") :].lstrip()
+        (negative if in_negative else prompt).append(line)
+    out = {"prompt": "\n".join(prompt).strip(), "negative_prompt": "\n".join(negative).strip()}
+    out = {k: clean_text(v, MAX_PROMPT * 4)[:MAX_PROMPT] for k, v in out.items() if v}
+    for key, name in A1111_SETTINGS.items():
+        if fields.get(key):
+            out[name] = short(clean_text(fields[key], 400), 200)
+    if fields.get("Version"):
+        out["version"] = short(clean_text(fields["Version"], 400), 60)
+    return out
+
+
+def _a1111(text: str) -> tuple[str | None, str | None, str, dict[str, str]]:
+    """Model, seed, a generator name and the quotable parameters of an AUTOMATIC1111 text."""
+    parameters = a1111_parameters(text)
+    version = parameters.get("version", "")
     name = "Stable Diffusion (Forge)" if version.startswith("f") else "Stable Diffusion (AUTOMATIC1111)"
-    return fields.get("Model"), fields.get("Seed"), name
+    return parameters.get("model"), parameters.get("seed"), name, parameters
+
+
+def _looks_a1111(text: str) -> bool:
+    return "Steps:" in text or "Sampler:" in text or "Seed:" in text
 
 
 def _json(text: str) -> Any:
@@ -113,9 +159,9 @@ def _from_text_chunk(key: str, text: str, location: str) -> Declaration | None:
             model = data.get("base_model") or data.get("Base Model")
             seed = data.get("seed") or data.get("Seed")
             return Declaration("Fooocus", location, _str(model), _str(seed))
-        if "Steps:" in text or "Sampler:" in text or "Seed:" in text:
-            model, seed, name = _a1111(text)
-            return Declaration(name, location, _str(model), _str(seed))
+        if _looks_a1111(text):
+            model, seed, name, parameters = _a1111(text)
+            return Declaration(name, location, _str(model), _str(seed), parameters=parameters)
         return None
     if lowered == "fooocus_scheme":
         return Declaration("Fooocus", location)
@@ -137,6 +183,10 @@ def _from_text_chunk(key: str, text: str, location: str) -> Declaration | None:
         data = _json(text)
         if isinstance(data, dict) and ("n_samples" in data or "uc" in data) and "seed" in data:
             return Declaration("NovelAI", location, None, _str(data.get("seed")))
+    elif lowered == "comment" and re.search(r"\bSteps: \d", text):
+        # AUTOMATIC1111's parameters in a JPEG comment (as some front ends and converters save them)
+        model, seed, name, parameters = _a1111(text)
+        return Declaration(name, location, _str(model), _str(seed), parameters=parameters)
     if _MIDJOURNEY_JOB.search(text):
         return Declaration("Midjourney", location, detail="Midjourney job id in the description")
     return None
@@ -190,7 +240,12 @@ def declaration_items(declarations: list[Declaration]) -> list[EvidenceItem]:
         model = next((d.model for d in found if d.model), None)
         seed = next((d.seed for d in found if d.seed), None)
         detail = next((d.detail for d in found if d.detail), None)
-        extras = ", ".join(f"{k} {short(v, 60)}" for k, v in (("model", model), ("seed", seed)) if v)
+        parameters = next((d.parameters for d in found if d.parameters), None) or {}
+        quoted = [("model", model), ("seed", seed)]
+        quoted += [(k, parameters.get(k)) for k in ("steps", "sampler", "cfg_scale", "size")]
+        extras = ", ".join(f"{k.replace('_', ' ')} {short(v, 60)}" for k, v in quoted if v)
+        if parameters.get("prompt"):
+            extras += f"; prompt '{short(parameters['prompt'], 120)}'"
         if not extras and detail:
             extras = f"'{short(detail, 80)}'"
         items.append(
@@ -198,7 +253,13 @@ def declaration_items(declarations: list[Declaration]) -> list[EvidenceItem]:
                 "generator.declared",
                 "generator",
                 f"generator metadata: {generator}" + (f" ({extras})" if extras else ""),
-                {"generator": generator, "model": model, "seed": seed, "detail": detail},
+                {
+                    "generator": generator,
+                    "model": model,
+                    "seed": seed,
+                    "detail": detail,
+                    "parameters": parameters or None,
+                },
                 points_to=POINTS_AI,
                 strength=STRONG,
                 location="; ".join(dict.fromkeys(d.location for d in found)),

@@ -8,7 +8,7 @@ the maker note (presence only), the UserComment and the IFD1 thumbnail.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TYPE_SIZES = {
     1: 1,
@@ -43,6 +43,10 @@ class TiffFacts:
     has_makernote: bool = False
     user_comment: bytes | None = None
     thumbnail: bytes | None = None
+    # Fields longer than MAX_ENTRY: (IFD, tag, bytes). They are cut to MAX_ENTRY in ``block``, the
+    # copy exifread reads, so one huge ImageDescription does not cost the camera make.
+    oversized: list[tuple[str, int, int]] = field(default_factory=list)
+    block: bytes | None = None
 
 
 def check_tiff(block: bytes) -> TiffFacts:
@@ -62,6 +66,7 @@ def check_tiff(block: bytes) -> TiffFacts:
     queue: list[tuple[int, str]] = [(first, "IFD0")]
     seen: set[int] = set()
     thumb_offset = thumb_length = None
+    patched: bytearray | None = None
     while queue and len(seen) < MAX_IFDS:
         offset, name = queue.pop(0)
         if offset in seen or offset == 0:
@@ -86,8 +91,12 @@ def check_tiff(block: bytes) -> TiffFacts:
                 facts.problem = f"{name} tag 0x{tag:04X} claims {values} values, beyond the end of the block"
                 return facts
             if total > MAX_ENTRY and tag not in BIG_ALLOWED:
-                facts.problem = f"{name} tag 0x{tag:04X} is {total} bytes long (refused)"
-                return facts
+                facts.oversized.append((name, tag, total))
+                cut = struct.pack(order + "I", MAX_ENTRY // size)
+                start = offset + 2 + 12 * index + 4
+                patched = patched if patched is not None else bytearray(block)
+                patched[start : start + 4] = cut
+                continue
             if tag in SUB_IFDS and kind in (4, 13) and values == 1:
                 queue.append((struct.unpack(order + "I", entry[8:12])[0], SUB_IFDS[tag]))
             elif tag == MAKER_NOTE:
@@ -107,4 +116,5 @@ def check_tiff(block: bytes) -> TiffFacts:
         and thumb_offset + thumb_length <= len(block)
     ):
         facts.thumbnail = block[thumb_offset : thumb_offset + thumb_length]
+    facts.block = bytes(patched) if patched is not None else block
     return facts

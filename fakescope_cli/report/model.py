@@ -84,6 +84,16 @@ class ImageReport:
         item = self.result.evidence.find("hash.phash") if self.result.evidence else None
         return str(item.value) if item else None
 
+    def next_steps(self) -> list[str]:
+        """What to check next, from this file's findings (none for a file that was not analysed)."""
+        from fakescope_cli.evidence.next_steps import next_steps
+
+        r = self.result
+        if r.error is not None:
+            return []
+        items = r.evidence.items if r.evidence else []
+        return next_steps(items, r.p_fake, self.context.threshold)
+
     def caveats(self) -> list[str]:
         notes = list(self.notes)
         if self.context.model is None:
@@ -130,6 +140,7 @@ class ImageReport:
             "region": r.region,
             "rationale": r.explanation,
             "questions": self.questions,
+            "next_steps": self.next_steps(),
             "caveats": self.caveats(),
             "error": r.error,
             "custody": {

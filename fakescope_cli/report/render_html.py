@@ -1,7 +1,9 @@
 """Self-contained HTML: inline CSS, images as data URIs, and a Content-Security-Policy that allows
 nothing else (no network, no scripts except the index page's own hashed sorter).
 
-Every string from the file or the model goes through Jinja's autoescaping."""
+Every string from the file or the model goes through Jinja's autoescaping, after control, bidi and
+zero-width characters are made visible escapes (:func:`fakescope_cli.textsafe.printable`): a file
+name holding a terminal title sequence shows as text in the tab title, the heading and the index."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from fakescope_cli.evidence.fusion import VERDICTS
 from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, RunContext, display_name, report_stem
 from fakescope_cli.report.rows import custody_rows, sorted_items
 from fakescope_cli.results import ImageResult
+from fakescope_cli.textsafe import printable
 
 FIGURE_TEXT = {
     "ela": (
@@ -63,9 +66,17 @@ def _asset(name: str) -> str:
     return (resources.files("fakescope_cli.report") / "templates" / name).read_text(encoding="utf-8")
 
 
+def _visible(value: object) -> object:
+    """Every ``{{ ... }}`` output: plain strings with their control characters escaped; our own
+    markup (figures, data URIs) and numbers as they are."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return printable(value, keep_newlines=True)
+    return value
+
+
 @cache
 def _environment() -> Environment:
-    return Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    return Environment(autoescape=select_autoescape(default=True, default_for_string=True), finalize=_visible)
 
 
 def _sha256_source(text: str) -> str:

@@ -10,15 +10,17 @@ import re
 
 from fakescope_cli.report.model import RATIONALE_NOTE, ImageReport, display_name
 from fakescope_cli.report.rows import custody_rows, sorted_items
+from fakescope_cli.textsafe import printable
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]#|~])")
 _AUTOLINK = re.compile(r":(?=//)|(?<=www)\.", re.IGNORECASE)
 
 
 def md(text: object) -> str:
-    """One line of inert Markdown: HTML entities for <, >, &; backslash before Markdown syntax."""
-    value = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    value = " ".join(value.split())  # no new lines, so no new blocks or table rows
+    """One line of inert Markdown: control characters as visible escapes; HTML entities for <, >, &;
+    backslash before Markdown syntax."""
+    value = " ".join(str(text).split())  # no new lines, so no new blocks or table rows
+    value = printable(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     value = _SPECIAL.sub(r"\\\1", value)
     return _AUTOLINK.sub(lambda match: "\\" + match.group(), value)
 
@@ -79,7 +81,7 @@ def render_image_markdown(report: ImageReport) -> str:
     lines.append(f"**Verdict: {md(verdict['verdict'] or 'error')}**")
     lines.append("")
     if verdict["model_caveat"]:
-        lines += [f"*Model caveat: {md(verdict['model_caveat'])}*", ""]
+        lines += [f"> **Model caveat:** {md(verdict['model_caveat'])}", ""]
     if data["error"]:
         lines += [f"Could not be analysed: {md(data['error'])}", ""]
     if verdict["reason"]:
@@ -118,6 +120,14 @@ def render_image_markdown(report: ImageReport) -> str:
         lines += ["## Questions and answers", "", f"*{md(RATIONALE_NOTE)}*", ""]
         for qa in data["questions"]:
             lines += [f"**Q:** {md(qa['question'])}", ""] + _block(qa["answer"]) + [""]
+    if data["next_steps"]:
+        lines += [
+            "## What to check next",
+            "",
+            "*Suggestions that follow from what was measured, not conclusions.*",
+            "",
+        ]
+        lines += [f"{n}. {md(step)}" for n, step in enumerate(data["next_steps"], start=1)] + [""]
     lines += ["## Chain of custody", "", "| item | value |", "|---|---|"]
     lines += [f"| {md(key)} | {md(value)} |" for key, value in custody_rows(data)]
     return "\n".join(lines) + "\n"

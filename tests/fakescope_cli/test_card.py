@@ -22,13 +22,15 @@ def test_no_card_keys_no_card() -> None:
     assert card_from_metadata({KEY_CAVEAT: "  \n ", KEY_LIMITS: 7}) is None  # blank or not text
 
 
-def test_hostile_caveat_becomes_one_inert_line() -> None:
+def test_hostile_caveat_becomes_one_capped_line_kept_exact_for_json() -> None:
+    """Folded and capped here; escaped by whatever displays it (a terminal, a report), never
+    twice (the commands' and reports' tests check the display)."""
     caveat = "\x1b[31mred\x1b[0m\nsecond\u202eline" + "x" * 500
     card = card_from_metadata({KEY_CAVEAT: caveat, KEY_LIMITS: "one\ntwo\x07"})
     assert card is not None and card.caveat is not None and card.limits is not None
-    assert card.caveat.startswith("\\x1b[31mred\\x1b[0m second\\u202eline")
+    assert card.caveat.startswith("\x1b[31mred\x1b[0m second\u202eline")
     assert len(card.caveat) == CAVEAT_MAX and card.caveat.endswith("…")
-    assert card.limits == "one\ntwo\\x07"  # the paragraph keeps its line breaks, nothing else
+    assert card.limits == "one\ntwo\x07"
 
 
 def test_limits_without_caveat_invents_no_caveat() -> None:

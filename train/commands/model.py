@@ -128,7 +128,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
             from fakescope_cli.results import DecodingSettings
 
             texts = {}
-            for record in test[: args.explain]:
+            step = max(1, len(test) // args.explain)  # spread over the set, not its first photo
+            for record in test[::step][: args.explain]:
                 loaded = as_loaded(record.path, decode_image(record.path, read_image_file(record.path)))
                 texts[record.path] = engine.explain(loaded, DecodingSettings(max_tokens=128))[1]
             report.explanations = explanation_agreement(texts)

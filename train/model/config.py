@@ -47,7 +47,8 @@ class TrainSection:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    train_vision: bool = True  # LoRA: also train the vision tower and connector in full
+    train_vision: bool = True  # LoRA: also train the vision tower in full
+    train_connector: bool = True  # LoRA: also train the connector (projector) in full
 
 
 @dataclass(frozen=True)

@@ -118,11 +118,12 @@ CONNECTOR_MODULES = ("connector", "multi_modal_projector")
 
 
 def fully_trained_modules(model: Any, config: SFTConfig) -> list[str]:
-    """LoRA runs: the vision tower and connector names trained in full (``train_vision``)."""
-    if not config.train.train_vision:
-        return []
+    """LoRA runs: the vision tower (``train_vision``) and connector (``train_connector``) module
+    names trained in full."""
+    wanted = (*(VISION_MODULES if config.train.train_vision else ()),)
+    wanted += CONNECTOR_MODULES if config.train.train_connector else ()
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    return [n for n in (*VISION_MODULES, *CONNECTOR_MODULES) if n in names]
+    return [n for n in wanted if n in names]
 
 
 def _apply_method(model: Any, config: SFTConfig) -> Any:

@@ -31,6 +31,7 @@ class BackendReport:
     overall: DetectionMetrics
     per_generator: dict[str, DetectionMetrics]
     held_out: DetectionMetrics | None  # fakes of families absent from the training split, vs all reals
+    seen: DetectionMetrics | None = None  # fakes of the families trained on, vs all reals
 
 
 @dataclass
@@ -51,6 +52,7 @@ class EvalReport:
                     "overall": b.overall.to_dict(),
                     "per_generator": {g: m.to_dict() for g, m in b.per_generator.items()},
                     "held_out": b.held_out.to_dict() if b.held_out else None,
+                    "seen": b.seen.to_dict() if b.seen else None,
                 }
                 for b in self.backends
             },
@@ -75,13 +77,15 @@ def backend_report(
     for generator in sorted({r.generator for r in records if r.label == "fake" and r.generator}):
         chosen = reals + [i for i, r in enumerate(records) if r.generator == generator]
         per_generator[generator] = detection_metrics([labels[i] for i in chosen], [scores[i] for i in chosen])
+
+    def against_reals(fakes: list[int]) -> DetectionMetrics | None:
+        chosen = reals + fakes
+        return detection_metrics([labels[i] for i in chosen], [scores[i] for i in chosen]) if fakes else None
+
     held = [i for i, r in enumerate(records) if r.label == "fake" and r.generator in held_out]
-    held_metrics = (
-        detection_metrics([labels[i] for i in reals + held], [scores[i] for i in reals + held])
-        if held
-        else None
-    )
-    return BackendReport(name, scores, detection_metrics(labels, scores), per_generator, held_metrics)
+    seen = [i for i, r in enumerate(records) if r.label == "fake" and r.generator not in held_out]
+    overall = detection_metrics(labels, scores)
+    return BackendReport(name, scores, overall, per_generator, against_reals(held), against_reals(seen))
 
 
 def evaluate(
@@ -205,6 +209,8 @@ def format_table(report: EvalReport) -> str:
                     *(cell(b.per_generator.get(generator), key) for b in report.backends),
                 )
             )
+    if report.seen_generators and report.held_out_generators:
+        rows.append(("all seen families", "roc_auc", *(cell(b.seen, "roc_auc") for b in report.backends)))
     if report.held_out_generators:
         rows.append(
             ("all held-out families", "roc_auc", *(cell(b.held_out, "roc_auc") for b in report.backends))

@@ -21,9 +21,10 @@ HOSTILE = ModelCard(
     caveat="\x1b[31mRED\x1b[0m [bold]markup[/] <script>alert(1)</script> see http://evil.example/x\nline two",
     limits="Never saw Midjourney.\n\x1b]8;;http://x\x07click\x1b]8;;\x07 <img src=x onerror=alert(1)>",
 )
-CAVEAT_SHOWN = (
+CAVEAT_SHOWN = (  # on a terminal or in a report: folded onto one line, control bytes as escapes
     "\\x1b[31mRED\\x1b[0m [bold]markup[/] <script>alert(1)</script> see http://evil.example/x line two"
 )
+CAVEAT_EXACT = " ".join(HOSTILE.caveat.split())  # in JSON: folded, otherwise exact (JSON escapes it)
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +64,10 @@ def test_model_info_prints_limits_and_caveat(hostile_args: list[str], cardless_a
     _inert(shown.stdout)
     assert f"caveat: {CAVEAT_SHOWN}\n" in shown.stdout  # one line, markup printed as text
     assert "limits: Never saw Midjourney.\n\\x1b]8;;http://x\\x07click" in shown.stdout
-    body = json.loads(runner.invoke(app, _info(hostile_args, "--json")).stdout)
-    assert body["card"] == {"caveat": CAVEAT_SHOWN, "limits": body["card"]["limits"]}
-    _inert(body["card"]["limits"])
+    as_json = runner.invoke(app, _info(hostile_args, "--json")).stdout
+    _inert(as_json)
+    body = json.loads(as_json)
+    assert body["card"] == {"caveat": CAVEAT_EXACT, "limits": HOSTILE.limits}
     plain = runner.invoke(app, _info(cardless_args))
     assert plain.exit_code == 0 and "caveat" not in plain.stdout and "model card" not in plain.stdout
     assert json.loads(runner.invoke(app, _info(cardless_args, "--json")).stdout)["card"] is None
@@ -87,12 +89,13 @@ def test_scan_table_caveat_once_on_stderr(image: Path, hostile_args: list[str], 
 def test_scan_json_and_jsonl_carry_the_caveat(image: Path, hostile_args: list[str]) -> None:
     body = json.loads(runner.invoke(app, ["scan", str(image), "--json", *hostile_args]).stdout)
     validate(body, "scan")
-    assert body["model"]["caveat"] == CAVEAT_SHOWN
+    assert body["model"]["caveat"] == CAVEAT_EXACT
     result = runner.invoke(app, ["scan", str(image), "--jsonl", *hostile_args])
+    _inert(result.stdout)
     (line,) = result.stdout.splitlines()
     record = json.loads(line)
     validate(record, "result")
-    assert record["model_caveat"] == CAVEAT_SHOWN
+    assert record["model_caveat"] == CAVEAT_EXACT
     assert "model caveat" not in result.stderr  # the data carries it
 
 
@@ -104,7 +107,7 @@ def test_explain_and_ask_print_it_once(image: Path, hostile_args: list[str]) -> 
         assert (result.stdout + result.stderr).count("model caveat:") == 1
     args = ["explain", str(image), "--json", "--max-tokens", "2", *hostile_args]
     body = json.loads(runner.invoke(app, args).stdout)
-    assert body["model"]["caveat"] == CAVEAT_SHOWN
+    assert body["model"]["caveat"] == CAVEAT_EXACT
 
 
 def test_reports_carry_it_near_the_verdict(image: Path, tmp_path: Path, hostile_args: list[str]) -> None:
@@ -115,16 +118,16 @@ def test_reports_carry_it_near_the_verdict(image: Path, tmp_path: Path, hostile_
     written = {Path(line).suffix: Path(line).read_text() for line in result.stdout.splitlines()}
     document = json.loads(written[".json"])
     validate(document, "report")
-    assert document["verdict"]["model_caveat"] == CAVEAT_SHOWN
+    assert document["verdict"]["model_caveat"] == CAVEAT_EXACT
     page = written[".html"]
     assert '<p class="model-caveat" id="model-caveat"><strong>Model caveat:</strong> \\x1b[31mRED' in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert page.index('id="model-caveat"') - page.index('id="verdict"') < 300  # right below the verdict
     markdown = written[".md"]
-    (line,) = [line for line in markdown.splitlines() if line.startswith("*Model caveat:")]
+    (line,) = [line for line in markdown.splitlines() if line.startswith("> **Model caveat:**")]
     assert "&lt;script&gt;" in line and "\\[bold\\]markup" in line
     assert "http://" not in line and "http\\://evil.example/x line two" in line  # not an autolink
-    assert markdown.index("*Model caveat:") < markdown.index("## Caveats")
+    assert markdown.index("> **Model caveat:**") < markdown.index("## Caveats")
     _inert(page + markdown)
     index_dir = tmp_path / "index"
     runner.invoke(app, ["scan", str(image), "--report-dir", str(index_dir), *hostile_args])

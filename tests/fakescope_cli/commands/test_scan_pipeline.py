@@ -88,12 +88,17 @@ def test_interrupt_then_resume(folder: Path, tmp_path: Path, stop: signal.Signal
         (folder / f"img{i}.jpg").write_bytes(jpeg_bytes(photo((480, 360), seed=i)))
     env = {**os.environ, "FAKESCOPE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "fakescope_cli", "scan", str(folder), "--evidence-only", "--jsonl"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    assert process.stdout is not None
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert process.stdout is not None and process.stderr is not None
     seen = [process.stdout.readline() for _ in range(5)]  # five finished, more in flight
     process.send_signal(stop)
     assert process.wait(timeout=60) in (-signal.SIGKILL, 130)
     assert all(seen)
+    said = process.stderr.read().decode()
+    if stop == signal.SIGINT:  # Ctrl-C says what was kept, not silence
+        found = re.search(r"interrupted: (\d+) of 41 images finished, kept in the results cache", said)
+        assert found and int(found.group(1)) >= 5, said
+        assert "run the same command again" in said and "Traceback" not in said
     rerun = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     records = [json.loads(line) for line in rerun.stdout.splitlines()]
     paths = [r["path"] for r in records]

@@ -45,6 +45,11 @@ def test_tampered_pixels_fail_validation(gather, signer) -> None:
     assert manifest.value["state"] == "Invalid"
     assert any("dataHash.mismatch" in code for code in manifest.value["failures"])
     assert "FAILED" in manifest.summary
+    assert "the pixels were changed after this file was signed" in manifest.summary  # plain words
+    from fakescope_cli.evidence.fusion import fuse
+
+    reason = fuse(report.items, None).reason  # said in the verdict's reason too, at the report's top
+    assert "do not validate (the pixels were changed after this file was signed" in reason
     assert only(report, "c2pa.ai_source").strength == "moderate"  # a broken signature decides nothing
 
 
@@ -81,3 +86,38 @@ def test_damaged_store_is_reported(gather, signer) -> None:
     report = gather(bytes(data), "wrecked.jpg", signals=False)
     assert {"c2pa.unreadable"} & ids(report) or only(report, "c2pa.manifest").value["state"] == "Invalid"
     assert "hash.sha256" in ids(report)
+
+
+def _pillow_bytes(fmt: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), (120, 80, 40)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "TIFF", "WEBP", "JPEG"])
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_file_without_c2pa_is_not_called_damaged_c2pa(gather, fmt: str, damage: str) -> None:
+    """c2pa-rs fails on any damaged file; only a file that holds a manifest store may be said to
+    carry unreadable Content Credentials (the audit found 13 such false reports in 14)."""
+    data = bytearray(_pillow_bytes(fmt))
+    if damage == "truncated":
+        data = data[: len(data) * 2 // 3]
+    else:
+        data[len(data) // 2 : len(data) // 2 + 16] = b"\xff" * 16
+    report = gather(bytes(data), f"broken.{fmt.lower()}", signals=False)
+    assert "c2pa.unreadable" not in ids(report)
+    assert "c2pa.absent" in ids(report)
+
+
+def test_a_truncated_file_that_holds_a_store_is_still_reported(gather, signer) -> None:
+    data = signer.sign(png_bytes(), "image/png", AI_CREATED)
+    start = data.find(b"jumd")
+    assert start > 0
+    cut = data[: start + 200]  # the store begins, then the file ends
+    report = gather(cut, "cut.png", signals=False)
+    assert "c2pa.unreadable" in ids(report) or "c2pa.manifest" in ids(report)
+    assert "c2pa.absent" not in ids(report)

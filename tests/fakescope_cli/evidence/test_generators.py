@@ -9,6 +9,7 @@ import pytest
 from fakescope_cli.evidence.items import POINTS_AI, STRONG
 from tests.fakescope_cli.evidence.builders import (
     camera_exif,
+    insert_jpeg_segment,
     jpeg_bytes,
     jpeg_with_xmp,
     png_bytes,
@@ -178,3 +179,42 @@ def test_editor_with_generative_fill_in_xmp_is_not_a_generator(gather) -> None:
     data = jpeg_with_xmp(xmp_packet(xmp_description(creator_tool=tool, agents=(tool,))))
     report = gather(data, "fill.jpg", signals=False)
     assert "generator.declared" not in ids(report) and "xmp.history" in ids(report)
+
+
+A1111_TEXT = (
+    "a lighthouse at dusk, oil painting\nwide angle\n"
+    "Negative prompt: blurry, text\x1b[2J\n"
+    "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 1234567, Size: 832x1216, "
+    "Model hash: 31e35c80fc, Model: sd_xl_base_1.0, Version: v1.9.4"
+)
+
+
+def test_a1111_parameters_in_a_jpeg_comment_are_read_with_what_an_investigator_quotes(gather) -> None:
+    data = insert_jpeg_segment(jpeg_bytes(), 0xFE, A1111_TEXT.encode())
+    item = only(gather(data, "comment.jpg", signals=False), "generator.declared")
+    value = item.value
+    assert value["generator"] == "Stable Diffusion (AUTOMATIC1111)" and "COM" in item.location
+    assert (value["model"], value["seed"]) == ("sd_xl_base_1.0", "1234567")
+    parameters = value["parameters"]
+    assert parameters["prompt"] == "a lighthouse at dusk, oil painting\nwide angle"
+    assert (
+        parameters["negative_prompt"].startswith("blurry, text")
+        and "\x1b" not in parameters["negative_prompt"]
+    )
+    assert parameters["steps"] == "28" and parameters["sampler"] == "DPM++ 2M Karras"
+    assert parameters["cfg_scale"] == "6.5" and parameters["size"] == "832x1216"
+    assert parameters["model_hash"] == "31e35c80fc"
+    assert "steps 28" in item.summary and "prompt 'a lighthouse at dusk" in item.summary
+
+
+def test_a_plain_jpeg_comment_is_no_declaration(gather) -> None:
+    data = insert_jpeg_segment(jpeg_bytes(), 0xFE, b"Seed: the start of a story, Steps: none")
+    assert "generator.declared" not in ids(gather(data, "story.jpg", signals=False))
+
+
+def test_a_huge_prompt_is_capped(gather) -> None:
+    text = "x" * 50_000 + "\nSteps: 20, Sampler: Euler, Seed: 1"
+    item = only(
+        gather(png_bytes(texts={"parameters": text}), "long.png", signals=False), "generator.declared"
+    )
+    assert len(item.value["parameters"]["prompt"]) == 2000

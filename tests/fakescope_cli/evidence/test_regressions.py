@@ -171,3 +171,17 @@ def test_tiff_decoder_warnings_do_not_reach_stderr(tmp_path, capfd) -> None:
     with pytest.raises(ImageInputError):
         decode_image(path, data)
     assert capfd.readouterr().err == ""
+
+
+def test_a_huge_image_description_is_cut_and_the_camera_kept(gather) -> None:
+    """A 1 MiB ImageDescription used to make the whole EXIF unreadable (camera make lost)."""
+    exif = camera_exif()
+    exif[0x010E] = "A" * (1 << 20)
+    buffer = io.BytesIO()
+    photo().save(buffer, format="PNG", exif=exif.tobytes())  # PNG's eXIf chunk holds more than 64 KiB
+    assert len(buffer.getvalue()) > 1 << 20
+    report = gather(buffer.getvalue(), "long-description.png", signals=False)
+    assert "exif.unreadable" not in ids(report)
+    assert "Canon" in str(only(report, "exif.camera").value)
+    oversized = only(report, "exif.oversized_field")
+    assert oversized.value == (1 << 20) + 1 and "0x010E" in oversized.summary

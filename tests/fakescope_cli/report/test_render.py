@@ -50,7 +50,7 @@ def test_script_injection_ends_up_as_text(hostile_image: Path, context: RunConte
     report = build_report(hostile_image, context)
     html = render_image_html(report)
     assert "<script>" not in html and "<img src=https" not in html
-    assert "&lt;script&gt;alert(1)&lt;\\script&gt;.png" in html
+    assert "&lt;script&gt;alert(1)&lt;\\\\script&gt;.png" in html  # its backslash shown doubled
     markdown = render_image_markdown(report)
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
 
@@ -79,7 +79,9 @@ def test_unreadable_image_still_gets_a_report(tmp_path: Path, context: RunContex
     data = report.to_dict()
     validate(data, "report")
     assert data["error"] and data["verdict"]["verdict"] is None
-    assert "Could not be analysed" in render_image_html(report)
+    html = render_image_html(report)
+    assert "Could not be analysed" in html
+    assert "None" not in html.replace("NoneType", "") and "not decoded" in html
 
 
 def test_index_counts_and_links(tmp_path: Path, context: RunContext, hostile_image: Path) -> None:
@@ -106,3 +108,35 @@ def test_markdown_bare_urls_are_not_autolinked(text: str) -> None:
     # ... and the escapes render as the very same text (CommonMark backslash escapes).
     html = MarkdownIt("commonmark").render(source)
     assert html == f"<p>{text}</p>\n"
+
+
+OSC_TITLE = "\x1b]0;pwned\x07"  # sets a terminal's title; BEL ends it
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_bytes_from_names_metadata_and_model_text_are_escaped_visibly(
+    tmp_path: Path, context: RunContext
+) -> None:
+    """A hostile file name, metadata and model text: no raw C0/C1 byte in HTML, Markdown or the
+    index (``cat report.md`` would drive the terminal); JSON keeps the exact values."""
+    from dataclasses import replace
+
+    image = tmp_path / f"a{OSC_TITLE}b.png"
+    image.write_bytes(png_bytes(texts={"Software": f"Gen{OSC_TITLE}Tool", "parameters": "x\x1b[2Jy"}))
+    report = build_report(image, context)
+    report = replace(
+        report, result=replace(report.result, explanation=f"Edges\x1b[31m red\x00.\nVerdict: fake.")
+    )
+    report.questions.append({"question": "Why\x9b?", "answer": "Because\x07"})
+    html = render_image_html(report)
+    markdown = render_image_markdown(report)
+    index = render_index_html([report.result], {}, context)
+    for text in (html, markdown, index):
+        assert not RAW_CONTROL.search(text), RAW_CONTROL.search(text)
+    assert "a\\x1b]0;pwned\\x07b.png" in html and "a\\x1b]0;pwned\\x07b.png" in index
+    assert "Edges\\x1b[31m red\\x00." in html
+    assert "\\\\x1b" in markdown  # printable's backslash, itself escaped for Markdown
+    (tmp_path / "out").mkdir()
+    written = write_image_report(report, tmp_path / "out", ("json",))
+    document = json.loads(written[0].read_text())
+    assert document["rationale"].startswith("Edges\x1b[31m")  # exact in JSON

@@ -255,3 +255,24 @@ def test_export_settings_are_checked_before_training(tmp_path: Path, tiny_checkp
     path.write_text(text.replace('name = "tiny-sft"', 'name = "a/b"'))
     with pytest.raises(ConfigError, match="export.name"):
         load_config(path)
+
+
+def test_vision_tower_and_connector_are_chosen_apart(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    """The CPU run keeps stage 1's vision tower frozen and trains the connector (train_connector)."""
+    from train.model.hf_model import load_model
+    from train.model.sft import fully_trained_modules
+
+    _conversations(tmp_path, 2)
+    _, model = load_model(tiny_checkpoint)
+    chosen = {
+        (vision, connector): fully_trained_modules(
+            model,
+            load_config(_config(tmp_path, tiny_checkpoint, train_vision=vision, train_connector=connector)),
+        )
+        for vision in (True, False)
+        for connector in (True, False)
+    }
+    assert chosen[(True, True)] == ["vision_model", "connector"]
+    assert chosen[(False, True)] == ["connector"]
+    assert chosen[(True, False)] == ["vision_model"]
+    assert chosen[(False, False)] == []

@@ -39,7 +39,7 @@ def _label(value: str, where: str) -> int:
     raise DatasetError(f"{where}: label {value!r} is not real/fake or 0/1")
 
 
-def _val_photo(photo: str, seed: int, fraction: float) -> bool:
+def val_photo(photo: str, seed: int, fraction: float) -> bool:
     digest = hashlib.sha256(f"{seed}:val:{photo}".encode()).digest()
     return int.from_bytes(digest[:4], "big") / 2**32 < fraction
 
@@ -66,7 +66,7 @@ def load_crops(
         where = f"{manifest}:{n}"
         photo = row.get("photo_id") or row["path"]
         split = row["split"]
-        if split == "train" and _val_photo(photo, seed, val_fraction):
+        if split == "train" and val_photo(photo, seed, val_fraction):
             split = "val"
         if split not in groups:
             continue

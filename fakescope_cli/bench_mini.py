@@ -1,0 +1,77 @@
+"""`make bench`: `fakescope scan` with the shipped FakeScope-mini on 12-megapixel JPEGs, as a user
+runs it (a child process: start, model load, scan), score only and with file evidence; images/s
+and peak RSS for two folder sizes, so that memory flat in the number of images shows.
+
+Skipped, with a line saying so, where the checkout has no bundled model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fakescope_cli import paths
+from fakescope_cli.bench_crops import _photos
+
+CHILD = """
+import resource, subprocess, sys, time
+started = time.perf_counter()
+rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
+seconds = time.perf_counter() - started
+print(rc, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def time_scan(images: list[Path], evidence: bool, extra: list[str]) -> dict[str, float]:
+    """One `fakescope scan` child over ``images``: seconds, images/s and peak RSS (MiB)."""
+    command = [sys.executable, "-m", "fakescope_cli", "scan", "--no-cache", "--jsonl", "--quiet"]
+    command += ["--evidence" if evidence else "--no-evidence", *extra, *map(str, images)]
+    out = subprocess.run([sys.executable, "-c", CHILD, *command], capture_output=True, text=True, check=True)
+    rc, seconds, rss_kb = out.stdout.split()
+    if int(rc) not in (0, 1):
+        raise SystemExit(f"bench_mini: fakescope scan exited {rc}")
+    return {
+        "images": len(images),
+        "seconds": round(float(seconds), 2),
+        "images_per_s": round(len(images) / float(seconds), 3),
+        "peak_rss_mib": round(int(rss_kb) / 1024, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--work", type=Path, default=Path("bench-out"))
+    parser.add_argument("--images", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    bundled = paths.bundled_model_dir()
+    if not bundled.is_dir() or not any(bundled.glob("*.gguf")):
+        sys.stdout.write("bench_mini: no bundled model in this checkout; skipped\n")
+        return
+    photos = _photos(args.work / "photos-12mp", args.images)
+    extra = ["--workers", "1", "--model", str(bundled)]
+    extra += ["--threads", str(args.threads)] if args.threads else []
+    small = photos[: max(1, args.images // 4)]
+    figures = {
+        "score only": time_scan(photos, False, extra),
+        f"score only, {len(small)} images": time_scan(small, False, extra),
+        "with evidence": time_scan(photos, True, extra),
+    }
+    sys.stdout.write(
+        f"FakeScope-mini ({bundled.name}), 12-megapixel JPEGs, one worker, process start included\n"
+    )
+    for name, row in figures.items():
+        sys.stdout.write(
+            f"  {name:<24} {row['images']:>3} images  {row['seconds']:>7.2f} s  "
+            f"{row['images_per_s']:.2f} images/s  peak RSS {row['peak_rss_mib']:.0f} MiB\n"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Exit codes a shell script can trust: a typo in a path or a folder without images is a usage
+error (2), never "nothing flagged" (0) or "some inputs unreadable" (3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fakescope_cli.app import app
+from tests.fakescope_cli.evidence.builders import jpeg_bytes
+
+runner = CliRunner()
+COMMANDS = [["scan", "--evidence-only", "--no-cache"], ["evidence"], ["report", "--evidence-only"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_missing_path_is_a_usage_error(tmp_path: Path, command: list[str]) -> None:
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes())
+    extra = ["--out", str(tmp_path / "out")] if command[0] == "report" else []
+    result = runner.invoke(app, [*command, *extra, str(good), str(tmp_path / "typo.jpg")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip() == f"error: {tmp_path / 'typo.jpg'}: no such file or folder"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+def test_a_folder_without_images_is_a_usage_error(tmp_path: Path, command: list[str]) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no pictures here")
+    extra = ["--out", str(tmp_path / "out")] if command[0] == "report" else []
+    result = runner.invoke(app, [*command, *extra, str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "no images found in" in result.stderr and str(folder) in result.stderr
