@@ -27,8 +27,9 @@ class TextEntry:
     """A keyed text found in the container (PNG text chunk, JPEG comment ...)."""
 
     key: str
-    text: str
+    text: str  # cleaned (control characters and escape sequences removed) and capped
     location: str
+    raw: bytes | str = b""  # as found (capped), for the metadata dump; never shown unescaped
 
 
 @dataclass
@@ -111,7 +112,12 @@ def _walk_png(data: bytes, info: ContainerInfo) -> None:
                     info.xmp.append(raw[:MAX_XMP_BYTES])
                 else:
                     info.texts.append(
-                        TextEntry(clean_text(key, 80), clean_text(raw, MAX_TEXT_BYTES), location)
+                        TextEntry(
+                            clean_text(key, 80),
+                            clean_text(raw, MAX_TEXT_BYTES),
+                            location,
+                            raw[:MAX_TEXT_BYTES],
+                        )
                     )
         elif kind == b"eXIf":
             info.keep_exif(body)
@@ -166,7 +172,10 @@ def _walk_jpeg(data: bytes, info: ContainerInfo) -> None:
         elif marker in _SOF_NAMES:
             info.jpeg_frames.append(_SOF_NAMES[marker])
         elif marker == 0xFE:
-            info.texts.append(TextEntry("comment", clean_text(body, MAX_TEXT_BYTES), "JPEG COM segment"))
+            comment = TextEntry(
+                "comment", clean_text(body, MAX_TEXT_BYTES), "JPEG COM segment", body[:MAX_TEXT_BYTES]
+            )
+            info.texts.append(comment)
         elif 0xE0 <= marker <= 0xEF:
             _jpeg_app(marker, body, info)
         pos += 2 + length

@@ -129,11 +129,34 @@ def _gather(
                 software.append((credit, f"{location}, photoshop:Credit"))
     with run.step("generator"):
         report.items.extend(generators.declaration_items(generators.find_declarations(texts, software)))
+        _control_sequences(info, report)
     with run.step("c2pa"):
         _c2pa(data, info, image_format, options, report)
     if decoded_ok is not None and options.signals:
         _signals(data, info, decoded_ok, options, run)
     return report
+
+
+def _control_sequences(info: ContainerInfo, report: EvidenceReport) -> None:
+    """Terminal control sequences in a text field or XMP packet: put there to act on whoever reads
+    the metadata in a terminal (our output escapes them)."""
+    from fakescope_cli.evidence.metadata_dump import has_control_sequence
+
+    places = [t.location for t in info.texts if has_control_sequence(t.raw or t.text)]
+    places += [f"XMP packet {n + 1}" for n, p in enumerate(info.xmp[:4]) if has_control_sequence(p)]
+    if places:
+        report.add(
+            EvidenceItem(
+                "metadata.control_sequences",
+                "integrity",
+                "metadata holds terminal control sequences",
+                places[:10],
+                location="; ".join(dict.fromkeys(places[:10])),
+                limits="Such bytes can retitle or recolour a terminal, or hide text, when the metadata "
+                "is printed by a tool that does not escape it. They say nothing about how the image "
+                "was made; they say someone wrote them on purpose.",
+            )
+        )
 
 
 def _reason(error: ImageInputError, path: Path) -> str:

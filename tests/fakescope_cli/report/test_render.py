@@ -125,7 +125,7 @@ def test_control_bytes_from_names_metadata_and_model_text_are_escaped_visibly(
     image.write_bytes(png_bytes(texts={"Software": f"Gen{OSC_TITLE}Tool", "parameters": "x\x1b[2Jy"}))
     report = build_report(image, context)
     report = replace(
-        report, result=replace(report.result, explanation=f"Edges\x1b[31m red\x00.\nVerdict: fake.")
+        report, result=replace(report.result, explanation="Edges\x1b[31m red\x00.\nVerdict: fake.")
     )
     report.questions.append({"question": "Why\x9b?", "answer": "Because\x07"})
     html = render_image_html(report)
