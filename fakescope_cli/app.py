@@ -9,7 +9,7 @@ import sys
 import typer
 
 from fakescope_cli import __version__
-from fakescope_cli.commands import cache, evidence, explain, metadata, model, report, scan
+from fakescope_cli.commands import c2pa, cache, evidence, explain, metadata, model, report, scan
 from fakescope_cli.commands._common import EXIT_CODES_HELP, EXIT_ERROR, error_line
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.command("scan")(scan.scan)
 app.command("evidence")(evidence.evidence)
 app.command("metadata")(metadata.metadata)
+app.command("c2pa")(c2pa.c2pa)
 app.command("report")(report.report)
 app.command("explain")(explain.explain)
 app.command("ask")(explain.ask)
