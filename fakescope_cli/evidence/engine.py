@@ -127,6 +127,10 @@ def _gather(
             credit = facts.texts.get("Credit", "")
             if "made with google ai" in credit.lower():  # Google's label; other credits are free text
                 software.append((credit, f"{location}, photoshop:Credit"))
+    with run.step("stealth"):
+        hidden = _stealth_parameters(data, info, decoded_ok)
+        if hidden is not None:
+            texts.append(("parameters", hidden[1], f"pixel low bits ({hidden[0]}, stealth pnginfo)"))
     with run.step("generator"):
         report.items.extend(generators.declaration_items(generators.find_declarations(texts, software)))
         _control_sequences(info, report)
@@ -135,6 +139,23 @@ def _gather(
     if decoded_ok is not None and options.signals:
         _signals(data, info, decoded_ok, options, run)
     return report
+
+
+def _stealth_parameters(
+    data: bytes, info: ContainerInfo, decoded: DecodedImage | None
+) -> tuple[str, str] | None:
+    """Parameters a front end hid in the pixels' low bits (lossless PNG/WebP only survive it)."""
+    from fakescope_cli.evidence.stealth import read_stealth_text
+
+    if decoded is None or info.format not in ("PNG", "WEBP"):
+        return None
+    try:
+        with Image.open(io.BytesIO(data), formats=[info.format]) as image:
+            if "A" in image.getbands():
+                return read_stealth_text(image.convert("RGBA"))
+    except (OSError, ValueError):
+        return None
+    return read_stealth_text(decoded.rgb)
 
 
 def _control_sequences(info: ContainerInfo, report: EvidenceReport) -> None:
@@ -238,6 +259,10 @@ def _exif(
     for label in ("Software", "Make", "Model"):
         if label in fields:
             software.append((fields[label], f"EXIF {label}"))
+            # ComfyUI's WebP/JPEG savers put their graphs here: Make "prompt:{...}", Model "workflow:{...}"
+            key, sep, graph = fields[label].partition(":")
+            if sep and key in ("prompt", "workflow") and graph.lstrip().startswith("{"):
+                texts.append((key, graph, f"EXIF {label} (ComfyUI {key})"))
     for label in ("UserComment", "ImageDescription"):
         if label in fields:
             texts.append((label, fields[label], f"EXIF {label}"))

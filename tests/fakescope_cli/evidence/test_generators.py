@@ -218,3 +218,75 @@ def test_a_huge_prompt_is_capped(gather) -> None:
         gather(png_bytes(texts={"parameters": text}), "long.png", signals=False), "generator.declared"
     )
     assert len(item.value["parameters"]["prompt"]) == 2000
+
+
+def test_comfyui_graph_in_webp_exif_make_and_model(gather) -> None:
+    """ComfyUI's WebP saver writes its prompt graph into EXIF Make and its workflow into Model."""
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "prompt:" + COMFY_PROMPT
+    exif[0x0110] = 'workflow:{"nodes": []}'
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 120, 200)).save(buffer, format="WEBP", exif=exif.tobytes())
+    item = only(gather(buffer.getvalue(), "comfy.webp", signals=False), "generator.declared")
+    assert item.value["generator"] == "ComfyUI"
+    assert (item.value["model"], item.value["seed"]) == ("sd_xl_base_1.0.safetensors", "987654")
+    assert "EXIF Make (ComfyUI prompt)" in item.location
+
+
+def _stealth_png(text: str, mode: str, compressed: bool) -> bytes:
+    """Hide ``text`` the way the stealth-pnginfo extension does: column by column, in the alpha LSB
+    (or R, G, B LSBs), signature + 32-bit bit length + payload (gzip for the 'comp' kinds)."""
+    import gzip
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    kind = ("png" if mode == "alpha" else "rgb") + ("comp" if compressed else "info")
+    payload = gzip.compress(text.encode()) if compressed else text.encode()
+    bits = np.unpackbits(np.frombuffer(f"stealth_{kind}".encode(), np.uint8))
+    bits = np.concatenate(
+        [bits, np.unpackbits(np.frombuffer((len(payload) * 8).to_bytes(4, "big"), np.uint8))]
+    )
+    bits = np.concatenate([bits, np.unpackbits(np.frombuffer(payload, np.uint8))])
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (96, 128, 4), dtype=np.uint8)
+    pixels[:, :, 3] = 255
+    if mode == "alpha":
+        plane = pixels[:, :, 3].T.copy().ravel()  # column-major order
+        plane[: len(bits)] = (plane[: len(bits)] & 0xFE) | bits
+        pixels[:, :, 3] = plane.reshape(128, 96).T
+    else:
+        rgb = pixels[:, :, :3].transpose(1, 0, 2).copy().ravel()
+        rgb[: len(bits)] = (rgb[: len(bits)] & 0xFE) | bits
+        pixels[:, :, :3] = rgb.reshape(128, 96, 3).transpose(1, 0, 2)
+    image = Image.fromarray(pixels, "RGBA" if mode == "alpha" else "RGBA").convert(
+        "RGBA" if mode == "alpha" else "RGB"
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("mode", "compressed"), [("alpha", False), ("alpha", True), ("rgb", True)])
+def test_a1111_parameters_hidden_in_pixel_low_bits(gather, mode: str, compressed: bool) -> None:
+    data = _stealth_png(A1111, mode, compressed)
+    item = only(gather(data, "stealth.png", signals=False), "generator.declared")
+    assert item.value["generator"] == "Stable Diffusion (AUTOMATIC1111)"
+    assert item.value["seed"] == "1234567" and "stealth pnginfo" in item.location
+
+
+def test_random_low_bits_are_no_declaration(gather) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(3).integers(0, 256, (64, 64, 4), dtype=np.uint8)
+    Image.fromarray(noise, "RGBA").save(buffer, format="PNG")
+    assert "generator.declared" not in ids(gather(buffer.getvalue(), "noise.png", signals=False))
