@@ -70,11 +70,21 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
     _configure_logging(debug)
     try:
-        app()
-    except (KeyboardInterrupt, BrokenPipeError):
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Click's errors (Typer vendors Click)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # the help text, as before
+            raise SystemExit(EXIT_ERROR) from None
+        # A bad option value, a missing argument: one line like every other error, exit 2 (exit
+        # 1 means "flagged" here, never a usage error)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        error_line(f"{message} (see --help)")
+        raise SystemExit(EXIT_ERROR) from None
+    except (KeyboardInterrupt, BrokenPipeError, typer.Abort):
         raise SystemExit(130) from None
     except Exception as exc:  # the last line of defence: no traceback unless debugging
         if debug:
             raise
         error_line(f"unexpected failure: {type(exc).__name__}: {exc} (set FAKESCOPE_DEBUG=1 for details)")
         raise SystemExit(EXIT_ERROR) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -152,6 +153,21 @@ def render_image_html(report: ImageReport) -> str:
     )
 
 
+def _distinct_names(paths: list[str]) -> dict[str, str]:
+    """Each path as short as it can be and still tell files apart: the base name, or the path from
+    the folder the scanned files share where two base names collide (a/x.jpg and b/x.jpg)."""
+    names = {p: display_name(p) for p in paths}
+    clashing = [p for p in paths if list(names.values()).count(names[p]) > 1]
+    if clashing:
+        try:
+            common = os.path.commonpath([os.path.abspath(p) for p in clashing])
+        except ValueError:  # different drives (Windows)
+            common = ""
+        for path in clashing:
+            names[path] = os.path.relpath(os.path.abspath(path), common) if common else path
+    return names
+
+
 def render_index_html(results: list[ImageResult], links: dict[str, str], context: RunContext) -> str:
     """The folder page: counts per verdict, a histogram of p(fake), a sortable table linking each report."""
     from fakescope_cli import __version__
@@ -173,11 +189,12 @@ def render_index_html(results: list[ImageResult], links: dict[str, str], context
             height = round(110 * n / tallest, 1)
             histogram.append({"x": 10 + 32 * index, "y": round(130 - height, 1), "h": height, "n": n})
     rows = []
+    names = _distinct_names([r.path for r in results])
     for result in results:
         verdict = "error" if result.error else (result.verdict or "error")
         rows.append(
             {
-                "name": display_name(result.path),
+                "name": names[result.path],
                 "link": links.get(result.path),
                 "verdict": verdict,
                 "p_sort": -1 if result.p_fake is None else result.p_fake,

@@ -34,3 +34,23 @@ def test_a_folder_without_images_is_a_usage_error(tmp_path: Path, command: list[
     result = runner.invoke(app, [*command, *extra, str(folder)])
     assert result.exit_code == 2, result.output
     assert "no images found in" in result.stderr and str(folder) in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["scan", "--threshold", "2", "x.jpg"], "Invalid value for '--threshold'"),
+        (["scan"], "Missing argument 'paths'"),
+        (["nosuch"], "No such command 'nosuch'"),
+    ],
+)
+def test_usage_errors_are_one_line_through_the_real_entry_point(args: list[str], said: str) -> None:
+    """Click's six-line box became one `error:` line, exit 2 (`python -m fakescope_cli`, as a
+    user's shell runs it: CliRunner bypasses the entry point)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "fakescope_cli", *args], capture_output=True, text=True)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0]

@@ -140,3 +140,14 @@ def test_control_bytes_from_names_metadata_and_model_text_are_escaped_visibly(
     written = write_image_report(report, tmp_path / "out", ("json",))
     document = json.loads(written[0].read_text())
     assert document["rationale"].startswith("Edges\x1b[31m")  # exact in JSON
+
+
+def test_index_tells_apart_two_files_with_one_name(tmp_path: Path, context: RunContext) -> None:
+    paths = []
+    for folder in ("desk-a", "desk-b"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "x.jpg")
+        paths[-1].write_bytes(jpeg_bytes())
+    results = [build_report(p, context).result for p in paths]
+    html = render_index_html(results, {}, context)
+    assert "desk-a/x.jpg" in html and "desk-b/x.jpg" in html
