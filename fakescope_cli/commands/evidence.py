@@ -95,8 +95,18 @@ def write_figures(results: list[ImageResult], folder: Path) -> None:
                 raise typer.Exit(EXIT_ERROR) from None
 
 
-def print_findings(results: list[ImageResult]) -> None:
-    """Per image: the verdict line, then its findings; tab-separated lines when piped."""
+def print_findings(results: list[ImageResult], report_style: bool = False) -> None:
+    """Per image: the verdict line, then its findings; tab-separated lines when piped, unless
+    ``report_style`` (explain: one readable text, whose findings are "- category: finding" lines)."""
+    if not stdout.is_terminal and report_style:
+        for r in results:
+            stdout.print(f"{safe(r.path)}: {r.verdict or 'error'}")
+            if r.fused is not None:
+                stdout.print(f"  why: {safe(r.fused.reason)}")
+            for item in r.evidence.items if r.evidence else []:
+                points = "" if item.strength == NONE else f" [{item.points_to}, {item.strength}]"
+                stdout.print(f"  - {item.category}: {safe(item.summary)}{points}")
+        return
     if not stdout.is_terminal:
         lines = ["path\tverdict\tid\tcategory\tpoints_to\tstrength\tfinding"]
         for r in results:

@@ -225,7 +225,7 @@ def explain(
         }
         sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
     else:
-        print_findings([result])
+        print_findings([result], report_style=True)
         stdout.print(f"  p(fake) = {score.p_fake:.3f} (model alone: {result.model_verdict})")
         if score.view is not None:
             crops = ", ".join(f"{c.p_fake:.2f}" for c in score.view.crops)

@@ -162,3 +162,6 @@ def test_explain_shows_evidence(tmp_path: Path, tiny_gguf) -> None:
     assert result.exit_code == 1, result.output
     assert "ai-generated" in result.stdout and "generator metadata" in result.stdout
     assert "Model rationale" in result.stdout
+    # piped, it is one readable text: no tab-separated table mixed into the prose
+    assert "\t" not in result.stdout and "  - generator: generator metadata" in result.stdout
+    assert "What to check next" in result.stdout and "Quote the declaration" in result.stdout
