@@ -93,12 +93,16 @@ def report(
         results = []
         for item in inputs:
             if item.error is not None:
-                error_line(item.error)
-                continue
-            with heatmap_progress(item.path, heatmap) as on_crops:
-                image_report = build_report(
-                    item.path, context, engine, tuple(ask), options, heatmap, where, on_crops
-                )
+                # a symlink loop, an unreadable folder: its page says so, as scan --report-dir's does
+                from fakescope_cli.report.build import complete_report
+                from fakescope_cli.results import ImageResult
+
+                image_report = complete_report(ImageResult(str(item.path), error=item.error), context)
+            else:
+                with heatmap_progress(item.path, heatmap) as on_crops:
+                    image_report = build_report(
+                        item.path, context, engine, tuple(ask), options, heatmap, where, on_crops
+                    )
             results.append(image_report.result)
             if image_report.result.error:
                 error_line(image_report.result.error)

@@ -54,3 +54,16 @@ def test_usage_errors_are_one_line_through_the_real_entry_point(args: list[str],
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and said in lines[0]
+
+
+def test_report_writes_a_page_for_a_symlink_loop(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes())
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["report", str(good), str(loop), "--out", str(out), "--evidence-only"])
+    assert result.exit_code == 3, result.output
+    pages = sorted(p.name for p in out.glob("*.html"))
+    assert len(pages) == 2 and any(p.startswith("loop") for p in pages)
+    assert "loop.jpg" in result.stderr
