@@ -23,7 +23,7 @@ from PIL import Image
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.llama_engine import LlamaEngine
 from fakescope_cli.engine.native import LoadOptions
-from fakescope_cli.evidence.engine import EvidenceOptions
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.models import ModelFiles
 from fakescope_cli.scan import ScanOptions, analyse_file
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.base import ForensicModel
 from fakescope_cli.errors import ImageInputError, InferenceError
-from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
 from fakescope_cli.evidence.fusion import DEFAULT_BAND, fuse
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.imageio import (
     DEFAULT_MAX_PIXELS,
     DecodedImage,
@@ -74,6 +74,8 @@ def analyse_file(
     except ImageInputError as exc:
         decoded = exc
     if options.evidence is not None:
+        from fakescope_cli.evidence.engine import gather_evidence  # numpy: only when used
+
         result.evidence = gather_evidence(item.path, data, decoded, options.evidence)
     if isinstance(decoded, ImageInputError):
         result.error = str(decoded)

@@ -29,8 +29,8 @@ from fakescope_cli.commands.scan import (
     parse_fail_on,
     run_scan,
 )
-from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.items import CATEGORIES, NONE
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.formats import inert_cell
 from fakescope_cli.report.atomic import atomic_write
 from fakescope_cli.report.model import report_stem

@@ -36,9 +36,9 @@ from fakescope_cli.commands._common import (
     stdout,
 )
 from fakescope_cli.errors import ImageInputError, InferenceError
-from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
 from fakescope_cli.evidence.fusion import DEFAULT_BAND, fuse
 from fakescope_cli.evidence.next_steps import next_steps
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.formats import run_header
 from fakescope_cli.imageio import DecodedImage, as_loaded, decode_image, read_image_file
 from fakescope_cli.results import DecodingSettings, ImageResult
@@ -211,6 +211,8 @@ def explain(
     )
     result.region = box
     if evidence:
+        from fakescope_cli.evidence.engine import gather_evidence  # numpy: only when used
+
         result.evidence = gather_evidence(image, data, decoded, EvidenceOptions(c2pa_trust_anchors=trust))
     result.model_verdict = model_verdict(score.p_fake, threshold)
     result.fused = fuse(result.evidence.items if result.evidence else [], score.p_fake, threshold, band)

@@ -32,8 +32,8 @@ from fakescope_cli.commands._common import (
     stderr,
 )
 from fakescope_cli.commands.explain import RegionOption, parse_region
-from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.fusion import DEFAULT_BAND
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.report.build import build_report
 from fakescope_cli.report.model import RunContext
 from fakescope_cli.report.write import FORMATS, write_image_report

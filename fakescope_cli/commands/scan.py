@@ -37,8 +37,8 @@ from fakescope_cli.commands._common import (
     warn,
 )
 from fakescope_cli.discovery import InputFile
-from fakescope_cli.evidence.engine import EvidenceOptions
 from fakescope_cli.evidence.fusion import DEFAULT_BAND, FLAGGED, VERDICTS
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.formats import ModelRecord, csv_text, inert_cell, json_report, jsonl_line, run_header
 from fakescope_cli.results import DecodingSettings, ImageResult
 from fakescope_cli.scan import DEFAULT_THRESHOLD, ScanOptions

@@ -8,7 +8,6 @@ import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,19 +17,14 @@ from fakescope_cli.errors import ImageInputError
 from fakescope_cli.evidence import c2pa_check, ela, exif, generators, hashes, jpeg_tables, spectrum, xmp
 from fakescope_cli.evidence.container import ContainerInfo, read_container
 from fakescope_cli.evidence.items import MODERATE, EvidenceItem, EvidenceReport
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.evidence.text import clean_text
 from fakescope_cli.evidence.tiff_ifd import TiffFacts
-from fakescope_cli.imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, sniff_format
+from fakescope_cli.imageio import DecodedImage, decode_image, sniff_format
+
+__all__ = ["EvidenceOptions", "gather_evidence"]  # EvidenceOptions lives in options.py
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class EvidenceOptions:
-    signals: bool = True  # ELA, spectrum, double-compression (needs the pixels)
-    figures: bool = False  # keep PNG maps of ELA and spectrum in the report
-    c2pa_trust_anchors: str | None = None  # PEM text; None = no trust list
-    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 class _Run:

@@ -11,8 +11,8 @@ from PIL import Image
 
 from fakescope_cli.engine.base import ForensicModel
 from fakescope_cli.errors import ImageInputError, InferenceError
-from fakescope_cli.evidence.engine import EvidenceOptions, gather_evidence
 from fakescope_cli.evidence.fusion import fuse
+from fakescope_cli.evidence.options import EvidenceOptions
 from fakescope_cli.imageio import DecodedImage, as_loaded, decode_image, read_image_file
 from fakescope_cli.report.model import ImageReport, RunContext, file_facts, thumbnail
 from fakescope_cli.results import DecodingSettings, ImageResult
@@ -58,6 +58,8 @@ def build_report(
         decoded = decode_image(path, data)
     except ImageInputError as exc:
         decoded = exc
+    from fakescope_cli.evidence.engine import gather_evidence  # numpy: only when used
+
     result.evidence = gather_evidence(path, data, decoded, options)
     if isinstance(decoded, ImageInputError):
         result.error = str(decoded)
@@ -113,6 +115,8 @@ def complete_report(
     report.thumbnail_jpeg = thumbnail(decoded.rgb)
     report.view_figures = view_figures(decoded.rgb, result)
     if result.evidence is not None and not result.evidence.figures:
+        from fakescope_cli.evidence.engine import gather_evidence  # numpy: only when used
+
         fresh = gather_evidence(path, data, decoded, options or EvidenceOptions(figures=True))
         result.evidence.figures = fresh.figures
     return report

@@ -45,3 +45,20 @@ def test_jsonl_lines_reach_a_pipe(tmp_path: Path, tiny_gguf) -> None:
     assert result.returncode in (0, 1), result.stderr
     assert len(result.stdout.splitlines()) == 3
     assert result.stderr == ""  # no progress bar or llama.cpp chatter when stderr is not a terminal
+
+
+def test_help_imports_neither_numpy_nor_the_analysers() -> None:
+    """`fakescope --help` stays fast: numpy, the evidence engine and llama.cpp load on first use
+    (the time itself is a `make bench` figure, never a test)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from fakescope_cli.app import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('numpy', 'fakescope_cli.evidence.engine', 'llama_cpp')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
