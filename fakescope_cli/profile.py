@@ -6,6 +6,7 @@ The profile travels inside the text GGUF under ``fakescope.profile.*`` keys, wri
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
@@ -33,6 +34,8 @@ KEY_VIEW = KEY_PREFIX + "view"
 KEY_CROP_SIZE = KEY_PREFIX + "crop_size"
 KEY_CROPS = KEY_PREFIX + "crops"
 KEY_AGGREGATE = KEY_PREFIX + "aggregate"
+KEY_LOGIT_SCALE = KEY_PREFIX + "logit_scale"
+KEY_LOGIT_OFFSET = KEY_PREFIX + "logit_offset"
 GGUF_CHAT_TEMPLATE = "tokenizer.chat_template"
 
 # Used when neither the profile nor the tokenizer carries a chat template.
@@ -66,11 +69,19 @@ class ModelProfile:
     crop_size: int = 0  # crops view: side of each native crop in pixels
     crops: int = 1  # crops view: how many crops a scan judges
     aggregate: str = AGGREGATE_MEAN_LOGIT  # crops view: how crop scores become the image's p(fake)
+    # crops view: p(fake) = sigmoid(logit_scale * aggregated logit + logit_offset), a calibration
+    # fitted on validation images (1 and 0: the plain token-based estimate)
+    logit_scale: float = 1.0
+    logit_offset: float = 0.0
     from_model: bool = False
 
     @property
     def is_crops(self) -> bool:
         return self.view == VIEW_CROPS
+
+    def calibrated(self, logit: float) -> float:
+        """The logit after the profile's calibration (crops view)."""
+        return self.logit_scale * logit + self.logit_offset
 
     @property
     def resolved_chat_template(self) -> str:
@@ -93,6 +104,9 @@ class ModelProfile:
             data[KEY_CROP_SIZE] = self.crop_size
             data[KEY_CROPS] = self.crops
             data[KEY_AGGREGATE] = self.aggregate
+            if (self.logit_scale, self.logit_offset) != (1.0, 0.0):
+                data[KEY_LOGIT_SCALE] = repr(self.logit_scale)
+                data[KEY_LOGIT_OFFSET] = repr(self.logit_offset)
         if self.chat_template is not None:
             data[KEY_CHAT_TEMPLATE] = self.chat_template
         return data
@@ -168,7 +182,26 @@ def _read_view(profile: ModelProfile, metadata: Mapping[str, str]) -> tuple[Mode
         )
     except ConfigError as exc:
         return profile, [f"{exc}; judging the whole image instead"]
+    try:
+        checked.update(
+            check_calibration(metadata.get(KEY_LOGIT_SCALE, "1.0"), metadata.get(KEY_LOGIT_OFFSET, "0.0"))
+        )
+    except ConfigError as exc:
+        return replace(profile, **checked), [f"{exc}; using the uncalibrated estimate"]
     return replace(profile, **checked), []
+
+
+def check_calibration(scale: object, offset: object) -> dict[str, float]:
+    """The calibration, validated: finite numbers, a positive scale (it must keep the ranking)."""
+    try:
+        a, b = float(str(scale)), float(str(offset))
+    except ValueError:
+        raise ConfigError(
+            f"profile logit_scale {scale!r} / logit_offset {offset!r} are not numbers"
+        ) from None
+    if not (math.isfinite(a) and math.isfinite(b)) or not 0.01 <= a <= 100 or abs(b) > 100:
+        raise ConfigError(f"profile calibration {a} / {b} is outside 0.01..100 / -100..100")
+    return {"logit_scale": a, "logit_offset": b}
 
 
 def check_view(view: object, crop_size: object, crops: object, aggregate: object) -> dict[str, Any]:
@@ -203,8 +236,11 @@ PROFILE_TOML_FIELDS = (
     "crop_size",
     "crops",
     "aggregate",
+    "logit_scale",
+    "logit_offset",
 )
 _INT_FIELDS = ("crop_size", "crops")
+_FLOAT_FIELDS = ("logit_scale", "logit_offset")
 
 
 def load_profile_toml(path: Path) -> ModelProfile:
@@ -217,6 +253,10 @@ def load_profile_toml(path: Path) -> ModelProfile:
     if unknown:
         raise ConfigError(f"{path}: unknown profile keys {unknown}; known: {list(PROFILE_TOML_FIELDS)}")
     for key, value in data.items():
+        if key in _FLOAT_FIELDS:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{path}: {key} must be a number")
+            continue
         wanted = int if key in _INT_FIELDS else str
         if not isinstance(value, wanted) or isinstance(value, bool):
             raise ConfigError(f"{path}: {key} must be {'a whole number' if wanted is int else 'a string'}")
@@ -235,4 +275,11 @@ def load_profile_toml(path: Path) -> ModelProfile:
             raise ConfigError(f"{path}: {exc}") from None
         if view == VIEW_WHOLE:
             raise ConfigError(f'{path}: crop_size, crops and aggregate need view = "crops"')
+    if any(k in data for k in _FLOAT_FIELDS):
+        if view != VIEW_CROPS:
+            raise ConfigError(f'{path}: logit_scale and logit_offset need view = "crops"')
+        try:
+            data.update(check_calibration(data.get("logit_scale", 1.0), data.get("logit_offset", 0.0)))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     return replace(DEFAULT_PROFILE, **data)

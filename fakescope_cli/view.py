@@ -130,8 +130,10 @@ def cut(pixels: np.ndarray, box: Box, crop_size: int) -> np.ndarray:
     return out
 
 
-def aggregate(logits: list[float], how: str) -> float:
-    """The image's p(fake) from its crops' logits (log p_fake - log p_real)."""
+def aggregate(logits: list[float], how: str, scale: float = 1.0, offset: float = 0.0) -> float:
+    """The image's p(fake) from its crops' logits (log p_fake - log p_real), after the profile's
+    calibration ``scale * x + offset`` of the aggregated logit (a monotone map: the ranking of
+    images is the same)."""
     if not logits:
         raise ValueError("no crop scores to aggregate")
     if how == AGGREGATE_MEAN_LOGIT:
@@ -140,7 +142,7 @@ def aggregate(logits: list[float], how: str) -> float:
         value = max(logits)
     else:
         raise ValueError(f"unknown aggregate {how!r}; known: {', '.join(AGGREGATES)}")
-    return sigmoid(value)
+    return sigmoid(scale * value + offset)
 
 
 def sigmoid(x: float) -> float:

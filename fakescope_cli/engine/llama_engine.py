@@ -26,7 +26,7 @@ from fakescope_cli.results import (
     LabelEvidence,
 )
 from fakescope_cli.scoring import label_probabilities, label_score
-from fakescope_cli.view import Box, aggregate, crop_boxes, cut, map_boxes, region_box
+from fakescope_cli.view import Box, aggregate, crop_boxes, cut, map_boxes, region_box, sigmoid
 
 Progress = Callable[[int, int], None]
 
@@ -137,7 +137,8 @@ class LlamaEngine:
         for n, box in enumerate(boxes):
             one = self._score_one(self.crop(image, box))
             logit = one.fake.score - one.real.score
-            out.append((CropScore(box.x, box.y, box.w, box.h, one.p_fake, logit), one))
+            p_crop = sigmoid(self.profile.calibrated(logit))  # as the image's p(fake) is
+            out.append((CropScore(box.x, box.y, box.w, box.h, p_crop, logit), one))
             if progress is not None:
                 progress(n + 1, len(boxes))
         return out
@@ -150,7 +151,9 @@ class LlamaEngine:
         boxes = crop_boxes(image.width, image.height, profile.crop_size, profile.crops)
         scored = self.score_boxes(image, boxes)
         crops = [c for c, _ in scored]
-        p_fake = aggregate([c.logit for c in crops], profile.aggregate)
+        p_fake = aggregate(
+            [c.logit for c in crops], profile.aggregate, profile.logit_scale, profile.logit_offset
+        )
         top = max(range(len(crops)), key=lambda i: crops[i].logit)
         best = scored[top][1]
         undersized = image.width < profile.crop_size or image.height < profile.crop_size

@@ -112,3 +112,28 @@ def test_view_in_profile_toml(tmp_path: Path) -> None:
     path.write_text("crop_size = 128\n")
     with pytest.raises(ConfigError, match='need view = "crops"'):
         load_profile_toml(path)
+
+
+def test_calibration_keys_in_toml_and_metadata(tmp_path: Path) -> None:
+    from fakescope_cli.profile import profile_from_metadata
+
+    path = tmp_path / "p.toml"
+    path.write_text('view = "crops"\ncrop_size = 128\ncrops = 5\nlogit_scale = 1.7\nlogit_offset = 2.25\n')
+    profile = load_profile_toml(path)
+    assert (profile.logit_scale, profile.logit_offset) == (1.7, 2.25)
+    meta = {k: str(v) for k, v in profile.to_metadata().items()}
+    meta["tokenizer.chat_template"] = "{{ x }}"
+    back, warnings = profile_from_metadata(meta)
+    assert not warnings and (back.logit_scale, back.logit_offset) == (1.7, 2.25)
+    from dataclasses import replace
+
+    plain = replace(profile, logit_scale=1.0, logit_offset=0.0)
+    assert "fakescope.profile.logit_scale" not in plain.to_metadata()
+    bad, said = profile_from_metadata({**meta, "fakescope.profile.logit_scale": "-3"})
+    assert (bad.logit_scale, bad.logit_offset) == (1.0, 0.0) and "uncalibrated" in said[0]
+    path.write_text('view = "whole"\nlogit_offset = 1.0\n')
+    with pytest.raises(ConfigError, match='need view = "crops"'):
+        load_profile_toml(path)
+    path.write_text('view = "crops"\ncrop_size = 128\nlogit_scale = "x"\n')
+    with pytest.raises(ConfigError, match="logit_scale must be a number"):
+        load_profile_toml(path)

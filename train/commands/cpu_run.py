@@ -26,6 +26,9 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
         "--more-cache", type=Path, action="append", default=[], help="further photo caches for own-size/"
     )
     images.add_argument("--seed", type=int, default=0)
+    images.add_argument(
+        "--val-only", action="store_true", help="only val/: validation photos' images, for the calibration"
+    )
     handlers["mini-eval-images"] = run_eval_images
 
 
@@ -33,6 +36,22 @@ def run_eval_images(args: argparse.Namespace) -> int:
     from train.run.mini.eval_images import build_test_images, copy_own_size
 
     held_out = frozenset(args.held_out_package)
+    if args.val_only:
+        result = build_test_images(
+            args.cache,
+            args.split,
+            args.autoencoder,
+            args.out / "val",
+            args.size,
+            exclude_packages=held_out,
+            seed=args.seed,
+            split="val",
+        )
+        sys.stderr.write(
+            f"mini-eval-images: val {sum(result.counts.values())} images "
+            f"{dict(sorted(result.counts.items()))}\n"
+        )
+        return 0
     result = build_test_images(
         args.cache,
         args.split,

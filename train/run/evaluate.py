@@ -116,7 +116,8 @@ def hf_scorer(checkpoint: Path, profile: ModelProfile) -> Scorer:
         rgb = decode_image(record.path, read_image_file(record.path)).rgb
         if not profile.is_crops:
             return scorer.p_fake(rgb)
-        return aggregate([scorer.logit(crop) for crop in view_crops(rgb, profile)], profile.aggregate)
+        logits = [scorer.logit(crop) for crop in view_crops(rgb, profile)]
+        return aggregate(logits, profile.aggregate, profile.logit_scale, profile.logit_offset)
 
     return score
 

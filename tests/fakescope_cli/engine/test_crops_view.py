@@ -142,3 +142,33 @@ def test_per_crop_parity_on_the_mini_layout(tmp_path: Path) -> None:
                 engine.label_tokens,
             )
             assert abs(crop.p_fake - theirs) < P_TOLERANCE
+
+
+def test_the_profiles_calibration_maps_every_logit(
+    crops_engine, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """logit_scale / logit_offset travel in the GGUF and give p = sigmoid(a * mean logit + b), for
+    the image and for each crop; the crop logits themselves are the model's, unchanged."""
+    from dataclasses import replace
+
+    from conversion.export import export_checkpoint
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.models import ModelFiles
+    from fakescope_cli.view import sigmoid
+
+    profile = replace(crops_engine.profile, from_model=False, logit_scale=2.5, logit_offset=-1.25)
+    out = export_checkpoint(
+        tiny_checkpoint, tmp_path_factory.mktemp("calibrated"), name="cal", outtype="f32", profile=profile
+    )
+    path = write_textured_image(tmp_path_factory.mktemp("img") / "big.png", (200, 150), seed=11)
+    image = load_image(path)
+    plain = crops_engine.score(image)
+    with LlamaEngine(ModelFiles(out.text, out.mmproj, "test")) as engine:
+        assert (engine.profile.logit_scale, engine.profile.logit_offset) == (2.5, -1.25)
+        calibrated = engine.score(image)
+    assert calibrated.view is not None and plain.view is not None
+    logits = [c.logit for c in plain.view.crops]
+    assert [c.logit for c in calibrated.view.crops] == pytest.approx(logits, abs=1e-5)
+    mean = sum(logits) / len(logits)
+    assert calibrated.p_fake == pytest.approx(sigmoid(2.5 * mean - 1.25), abs=1e-5)
+    assert calibrated.view.crops[0].p_fake == pytest.approx(sigmoid(2.5 * logits[0] - 1.25), abs=1e-5)

@@ -61,8 +61,11 @@ def build_test_images(
     fake_per_photo: int = 2,
     exclude_packages: frozenset[str] = frozenset(),
     seed: int = 0,
+    split: str = "test",
 ) -> EvalImagesResult:
-    """Real and generated ``size`` px images of the test photos, one JPEG encoding each."""
+    """Real and generated ``size`` px images of the ``split`` photos, one JPEG encoding each:
+    ``test`` (never trained on), or ``val`` (the training photos the vision stage held out for
+    validation, by its own rule: for fitting the calibration, never for figures)."""
     from PIL import Image
     from safetensors.torch import load_file
 
@@ -71,7 +74,7 @@ def build_test_images(
     from train.experiments.decision.common import key_seed, open_photo
 
     prep.NCNN_THREADS = 1
-    split = json.loads(split_json.read_text())
+    photo_split = json.loads(split_json.read_text())
     photos = {p["id"]: p for p in json.loads((cache / "fetched.json").read_text())["photos"]}
     model = ae_module.TinyAE()
     model.load_state_dict(load_file(str(autoencoder)))
@@ -80,7 +83,14 @@ def build_test_images(
     rows: list[dict[str, str]] = []
     counts: Counter[str] = Counter()
     skipped = 0
-    for pid in sorted(p for p, s in split.items() if s == "test"):
+    from train.model.vision.crops import val_photo
+
+    def chosen(pid: str, where: str) -> bool:
+        if split == "val":
+            return where == "train" and val_photo(pid, seed, 0.1)
+        return where == split
+
+    for pid in sorted(p for p, s in photo_split.items() if chosen(p, s)):
         if photos[pid]["package"] in exclude_packages:
             continue
         img = open_photo(cache / photos[pid]["file"])
@@ -117,7 +127,7 @@ def build_test_images(
                         "label": "real" if family == "real" else "fake",
                         "generator": "" if family == "real" else family,
                         "source": pid,
-                        "split": "test",
+                        "split": split,
                     }
                 )
                 counts[family] += 1
