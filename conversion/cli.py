@@ -16,7 +16,7 @@ from fakescope_cli.card import load_card_toml
 from fakescope_cli.errors import FakeScopeError
 from fakescope_cli.profile import load_profile_toml
 
-QUANT_CHOICES = ("f32", "f16", "q8_0", "q4_k_m")
+QUANT_CHOICES = ("f32", "f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m")
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
 
@@ -44,8 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--quant",
         choices=QUANT_CHOICES,
-        help="text model type: f16 (default), q8_0 or q4_k_m (llama.cpp's quantizer), f32 for parity "
-        "tests; the vision projector stays f16 (f32 with --quant f32) unless --mmproj-quant q8_0",
+        help="text model type: f16 (default), q8_0, q6_k, q5_k_m or q4_k_m (llama.cpp's quantizer), "
+        "f32 for parity tests; the vision projector stays f16 (f32 with --quant f32) unless "
+        "--mmproj-quant q8_0",
     )
     export.add_argument(
         "--mmproj-quant",

@@ -73,7 +73,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except typer.TyperException as exc:  # Click's errors (Typer vendors Click)
         if type(exc).__name__ == "NoArgsIsHelpError":
-            exc.show()  # the help text, as before
+            exc.show()  # type: ignore[attr-defined]  # Click's exception: the help text, as before
             raise SystemExit(EXIT_ERROR) from None
         # A bad option value, a missing argument: one line like every other error, exit 2 (exit
         # 1 means "flagged" here, never a usage error)

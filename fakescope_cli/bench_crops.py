@@ -53,17 +53,18 @@ def _model(work: Path) -> ModelFiles:
     return ModelFiles(text, mmproj, "bench")
 
 
-def _photos(folder: Path, count: int) -> list[Path]:
-    """12-megapixel (4000 x 3000) JPEGs with texture at every scale, as a camera's would have."""
+def _photos(folder: Path, count: int, size: tuple[int, int] = (4000, 3000)) -> list[Path]:
+    """JPEGs (12-megapixel by default) with texture at every scale, as a camera's would have."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    width, height = size
     paths = []
     for i in range(count):
         path = folder / f"photo{i}.jpg"
         if not path.is_file():
-            coarse = rng.integers(0, 256, (375, 500, 3), dtype=np.uint8)
-            image = Image.fromarray(coarse).resize((4000, 3000), Image.Resampling.BICUBIC)
-            grain = rng.normal(0, 6, (3000, 4000, 1))
+            coarse = rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8)
+            image = Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC)
+            grain = rng.normal(0, 6, (height, width, 1))
             pixels = np.clip(np.asarray(image, dtype=np.float32) + grain, 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(path, quality=90)
         paths.append(path)

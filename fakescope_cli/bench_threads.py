@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from fakescope_cli import paths
-from fakescope_cli.bench_crops import _model
+from fakescope_cli.bench_crops import _model, _photos
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.llama_engine import LlamaEngine
 from fakescope_cli.engine.native import LoadOptions, default_threads, usable_cores
@@ -27,22 +27,6 @@ from fakescope_cli.scan import ScanOptions, analyse_file
 def _spin(stop: multiprocessing.synchronize.Event) -> None:
     while not stop.is_set():
         pass
-
-
-def _images(folder: Path, count: int) -> list[Path]:
-    import numpy as np
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(1)
-    out = []
-    for i in range(count):
-        path = folder / f"busy{i}.jpg"
-        if not path.is_file():
-            pixels = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
-            Image.fromarray(pixels).resize((640, 480), Image.Resampling.BICUBIC).save(path, quality=90)
-        out.append(path)
-    return out
 
 
 def _seconds(files: ModelFiles, threads: int, images: list[Path]) -> float:
@@ -61,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     bundled = paths.bundled_model_dir()
     files = locate_model(bundled) if any(bundled.glob("*.gguf")) else _model(args.work)
-    images = _images(args.work / "busy", args.images)
+    images = _photos(args.work / "photos-640x480", args.images, (640, 480))
     cores = usable_cores()
     sys.stdout.write(f"threads on a busy machine ({files.text.name}, {len(images)} images of 640x480)\n")
     for state in ("idle", "one core busy"):

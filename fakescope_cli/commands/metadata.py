@@ -30,7 +30,7 @@ def metadata(
     from fakescope_cli.imageio import read_image_file
 
     failed = False
-    documents = []
+    documents: list[dict[str, object]] = []
     for item in inputs_or_exit(paths):
         if item.error is not None:
             error_line(item.error)

@@ -124,17 +124,11 @@ def _exif(block: bytes, dump: MetadataDump) -> None:
 
 
 def _xmp(packet: bytes, dump: MetadataDump) -> None:
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import ParseError, fromstring
+    from fakescope_cli.evidence.xmp import parse_packet
 
-    text = packet.decode("utf-8", errors="replace")
-    start, end = text.find("<x:xmpmeta"), text.rfind("</x:xmpmeta>")
-    if start >= 0 and end > start:
-        text = text[start : end + len("</x:xmpmeta>")]
-    try:
-        root = fromstring(text, forbid_dtd=True)
-    except (DefusedXmlException, ParseError, ValueError) as exc:
-        dump.problems.append(f"XMP unreadable ({type(exc).__name__})")
+    root, error = parse_packet(packet)
+    if root is None:
+        dump.problems.append(f"XMP unreadable ({error})")
         return
 
     def name_of(tag: str) -> tuple[str, str]:

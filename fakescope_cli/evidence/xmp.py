@@ -4,6 +4,7 @@ defusedxml, so DTDs and entity expansion are refused outright."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fakescope_cli.evidence.items import (
     MODERATE,
@@ -68,12 +69,11 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_xmp(packet: bytes) -> XmpFacts:
-    """Facts from one XMP packet; ``error`` is set (never raised) when it cannot be parsed."""
+def parse_packet(packet: bytes) -> tuple[Any, str | None]:
+    """(root element, None), or (None, why) when the packet cannot be parsed (DTDs refused)."""
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import ParseError, fromstring
 
-    facts = XmpFacts()
     text = packet.decode("utf-8", errors="replace")
     start = text.find("<x:xmpmeta")
     end = text.rfind("</x:xmpmeta>")
@@ -84,9 +84,17 @@ def parse_xmp(packet: bytes) -> XmpFacts:
         if start >= 0 and end > start:
             text = text[start : end + len("</rdf:RDF>")]
     try:
-        root = fromstring(text, forbid_dtd=True)
+        return fromstring(text, forbid_dtd=True), None
     except (DefusedXmlException, ParseError, ValueError) as exc:
-        facts.error = f"{type(exc).__name__}: {clean_text(str(exc), 200)}"
+        return None, f"{type(exc).__name__}: {clean_text(str(exc), 200)}"
+
+
+def parse_xmp(packet: bytes) -> XmpFacts:
+    """Facts from one XMP packet; ``error`` is set (never raised) when it cannot be parsed."""
+    facts = XmpFacts()
+    root, error = parse_packet(packet)
+    if root is None:
+        facts.error = error
         return facts
     parents: dict[object, object] = {}
     for count, element in enumerate(root.iter()):

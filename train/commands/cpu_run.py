@@ -36,35 +36,17 @@ def run_eval_images(args: argparse.Namespace) -> int:
     from train.run.mini.eval_images import build_test_images, copy_own_size
 
     held_out = frozenset(args.held_out_package)
-    if args.val_only:
-        result = build_test_images(
-            args.cache,
-            args.split,
-            args.autoencoder,
-            args.out / "val",
-            args.size,
-            exclude_packages=held_out,
-            seed=args.seed,
-            split="val",
-        )
-        sys.stderr.write(
-            f"mini-eval-images: val {sum(result.counts.values())} images "
-            f"{dict(sorted(result.counts.items()))}\n"
-        )
-        return 0
+    split = "val" if args.val_only else "test"
     result = build_test_images(
-        args.cache,
-        args.split,
-        args.autoencoder,
-        args.out / "test",
-        args.size,
-        exclude_packages=held_out,
-        seed=args.seed,
-    )
+        args.cache, args.split, args.autoencoder, args.out / split, args.size,
+        exclude_packages=held_out, seed=args.seed, split=split,
+    )  # fmt: skip
     sys.stderr.write(
-        f"mini-eval-images: test {sum(result.counts.values())} images {dict(sorted(result.counts.items()))}"
-        f", {result.skipped_small} photos under {args.size} px skipped\n"
+        f"mini-eval-images: {split} {sum(result.counts.values())} images "
+        f"{dict(sorted(result.counts.items()))}, {result.skipped_small} photos under {args.size} px\n"
     )
+    if args.val_only:
+        return 0
     copied = copy_own_size([args.cache, *args.more_cache], held_out, args.out / "own-size")
     sys.stderr.write(f"mini-eval-images: own-size {copied} photos of {', '.join(sorted(held_out))}\n")
     return 0

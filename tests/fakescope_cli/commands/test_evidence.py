@@ -57,7 +57,7 @@ def test_exit_codes(tmp_path: Path) -> None:
     generated.write_bytes(png_bytes(texts={"parameters": A1111}))
     assert runner.invoke(app, ["evidence", str(plain)]).exit_code == 0
     assert runner.invoke(app, ["evidence", str(plain), str(generated)]).exit_code == 1
-    assert runner.invoke(app, ["evidence", str(tmp_path / "missing.png")]).exit_code == 3
+    assert runner.invoke(app, ["evidence", str(tmp_path / "missing.png")]).exit_code == 2  # a usage error
 
 
 def test_piped_output_is_tab_separated_lines(case: Path) -> None:

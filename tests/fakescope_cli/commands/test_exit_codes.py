@@ -67,3 +67,14 @@ def test_report_writes_a_page_for_a_symlink_loop(tmp_path: Path) -> None:
     pages = sorted(p.name for p in out.glob("*.html"))
     assert len(pages) == 2 and any(p.startswith("loop") for p in pages)
     assert "loop.jpg" in result.stderr
+
+
+def test_error_rows_say_why(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff garbage")
+    result = runner.invoke(app, ["scan", str(broken), "--evidence-only", "--no-cache"])
+    assert result.exit_code == 3
+    (row,) = result.stdout.splitlines()[1:]  # piped: TSV, header first
+    path, verdict, p_fake, reason = row.split("\t")
+    assert (path, verdict, p_fake) == (str(broken), "error", "-")
+    assert reason and "broken.jpg" not in reason and ("damaged" in reason or "truncated" in reason)

@@ -20,23 +20,19 @@ from pathlib import Path
 import numpy as np
 
 
-def fit_platt(logits: np.ndarray, labels: np.ndarray, iterations: int = 100) -> tuple[float, float]:
-    """(a, b) minimising the log loss of sigmoid(a x + b), by Newton's method (a tiny ridge keeps
-    it finite when the classes separate)."""
-    a, b = 1.0, 0.0
-    for _ in range(iterations):
-        z = a * logits + b
-        p = 1.0 / (1.0 + np.exp(-z))
-        w = p * (1 - p) + 1e-9
-        grad = np.array([np.sum((p - labels) * logits) + 1e-3 * a, np.sum(p - labels)])
-        hess = np.array(
-            [[np.sum(w * logits * logits) + 1e-3, np.sum(w * logits)], [np.sum(w * logits), np.sum(w)]]
-        )
-        step = np.linalg.solve(hess, grad)
-        a, b = a - step[0], b - step[1]
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return float(a), float(b)
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(a, b) minimising the log loss of sigmoid(a x + b) (L-BFGS from the identity; a small
+    ridge on a - 1 and b keeps the fit finite on a small, separable set)."""
+    from scipy.optimize import minimize
+
+    def loss(params: np.ndarray) -> float:
+        z = params[0] * logits + params[1]
+        # log(1 + e^-z) for fakes, log(1 + e^z) for reals, computed stably
+        nll = np.logaddexp(0.0, -z) * labels + np.logaddexp(0.0, z) * (1 - labels)
+        return float(nll.mean() + 1e-3 * ((params[0] - 1.0) ** 2 + params[1] ** 2))
+
+    found = minimize(loss, np.array([1.0, 0.0]), method="L-BFGS-B", bounds=[(0.05, 20.0), (-50.0, 50.0)])
+    return float(found.x[0]), float(found.x[1])
 
 
 def main() -> None:
@@ -85,6 +81,10 @@ def main() -> None:
         "val_accuracy_after": float(((after >= 0.5) == y).mean()),
         "mean_logit_real": float(x[y == 0].mean()),
         "mean_logit_fake": float(x[y == 1].mean()),
+        "per_image": [
+            {"path": r["path"], "label": r["label"], "mean_logit": v}
+            for r, v in zip(rows, logits, strict=True)
+        ],
     }
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     sys.stdout.write(json.dumps(record, indent=2) + "\n")

@@ -84,4 +84,5 @@ def test_the_shipped_plan_and_card_load(tmp_path: Path) -> None:
     assert set(plan.sft) <= {f.name for f in fields(TrainSection)}
     assert plan.generators.holdout == "gan-pixelshuffle" and plan.export.quant == "q4_k_m"
     card = load_card_toml(shipped / "card.toml")
-    assert card.caveat and "never seen Stable Diffusion" in (card.limits or "")
+    assert card.caveat and "never Stable Diffusion" in card.caveat
+    assert "never seen a text-to-image generator (Stable Diffusion" in (card.limits or "")
