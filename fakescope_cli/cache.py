@@ -145,10 +145,13 @@ class ResultCache:
     def file_sha256(self, path: Path) -> str:
         """SHA-256 of a (large) file, remembered by path, size and modification time."""
         info = path.stat()
-        row = self.db.execute(
-            "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
-            (str(path.resolve()), info.st_size, info.st_mtime_ns),
-        ).fetchone()
+        try:
+            row = self.db.execute(
+                "SELECT sha256 FROM file_hashes WHERE path = ? AND size = ? AND mtime_ns = ?",
+                (str(path.resolve()), info.st_size, info.st_mtime_ns),
+            ).fetchone()
+        except sqlite3.Error:  # a read-only cache without the table: hash it, remember nothing
+            row = None
         if row:
             return str(row[0])
         from fakescope_cli.models import file_sha256
@@ -163,7 +166,10 @@ class ResultCache:
         return digest
 
     def info(self) -> CacheInfo:
-        count = self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        try:
+            count = self.db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot read the results cache ({exc}); {_advice(exc)}") from None
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return CacheInfo(self.path, int(count), size)
 

@@ -34,8 +34,10 @@ EXIT_CODES_HELP = (
     "2 usage or model error; 3 some inputs could not be read (the rest were scanned; 3 wins over 1)."
 )
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: a ":lock:" written in a file's metadata must print as those characters, not as a
+# padlock the file never held
+stdout = Console(highlight=False, soft_wrap=True, emoji=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def safe(text: object, keep_newlines: bool = False) -> str:

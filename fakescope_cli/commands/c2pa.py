@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from fakescope_cli.commands._common import (
+    EXIT_ERROR,
     EXIT_OK,
     EXIT_UNREADABLE,
     C2paTrustOption,
@@ -34,6 +35,9 @@ def c2pa(
     from fakescope_cli.imageio import read_image_file, sniff_format
 
     trust = read_trust_anchors(c2pa_trust)
+    if not image.exists():
+        error_line(f"{image}: no such file")
+        raise typer.Exit(EXIT_ERROR)  # a usage error, as in every other command
     try:
         data = read_image_file(image)
     except Exception as exc:

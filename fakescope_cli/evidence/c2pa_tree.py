@@ -11,6 +11,7 @@ from fakescope_cli.evidence.c2pa_check import plain_failure
 
 MAX_DEPTH = 8  # ingredients of ingredients ...
 MAX_CHILDREN = 100
+MAX_NODES = 5000  # the whole tree: a crafted store must not make the walk explode
 
 
 @dataclass
@@ -41,15 +42,17 @@ def _generator(manifest: dict[str, Any]) -> str:
 
 
 def _manifest_node(parent: Node, label: str, manifests: dict[str, Any], depth: int, seen: set[str]) -> None:
+    """One manifest and, below it, its ingredients' manifests; each manifest is expanded once in
+    the whole tree (``seen`` is shared), so the walk is linear in the store's size."""
     manifest = manifests.get(label)
     if not isinstance(manifest, dict):
         parent.add(f"manifest {label}: not in this file's store")
         return
     node = parent.add(f"manifest {label}")
-    if label in seen or depth > MAX_DEPTH:
-        node.add("(already shown above)")
+    if label in seen or depth > MAX_DEPTH or len(seen) * MAX_CHILDREN > MAX_NODES:
+        node.add("(shown above)" if label in seen else "(not expanded: the tree is deep or large)")
         return
-    seen = seen | {label}
+    seen.add(label)
     node.add(f"title: {manifest.get('title', '')}")
     node.add(f"claim generator: {_generator(manifest)}")
     signature = manifest.get("signature_info") or {}

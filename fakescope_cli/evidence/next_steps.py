@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from fakescope_cli.evidence.c2pa_check import plain_failure
 from fakescope_cli.evidence.items import EvidenceItem
 from fakescope_cli.evidence.text import short
 
@@ -30,9 +31,13 @@ def next_steps(items: Sequence[EvidenceItem], p_fake: float | None, threshold: f
         failures = _value(manifest, "failures") or []
         signer = str(_value(manifest, "signer") or "unknown signer")
         if failures or _value(manifest, "state") not in ("Valid", "Trusted"):
+            codes = [str(c) for c in failures] if isinstance(failures, list) else []
+            why = (
+                plain_failure(codes) or "the validation failed (" + (", ".join(codes[:3]) or "no code") + ")"
+            )
             steps.append(
-                "The Content Credentials do not validate: the pixels or the manifest changed after the "
-                "file was signed. Ask the source for the signed original and compare the two."
+                f"The Content Credentials do not validate: {why}. Ask the source for the signed "
+                "original and compare the two."
             )
         elif not _value(manifest, "trusted"):
             steps.append(

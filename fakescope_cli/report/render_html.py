@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections import Counter
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -157,7 +158,8 @@ def _distinct_names(paths: list[str]) -> dict[str, str]:
     """Each path as short as it can be and still tell files apart: the base name, or the path from
     the folder the scanned files share where two base names collide (a/x.jpg and b/x.jpg)."""
     names = {p: display_name(p) for p in paths}
-    clashing = [p for p in paths if list(names.values()).count(names[p]) > 1]
+    counts = Counter(names.values())
+    clashing = [p for p in paths if counts[names[p]] > 1]
     if clashing:
         try:
             common = os.path.commonpath([os.path.abspath(p) for p in clashing])

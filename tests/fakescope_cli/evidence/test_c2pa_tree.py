@@ -52,3 +52,40 @@ def test_a_file_without_credentials_says_so(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff garbage")
     assert runner.invoke(app, ["c2pa", str(broken)]).exit_code in (0, 3)
+
+
+def test_a_crafted_store_cannot_make_the_tree_explode() -> None:
+    """Ten manifests, each naming the next six times as ingredients: walked per path that is 6^8
+    nodes; each manifest is expanded once."""
+    manifests = {
+        f"m{d}": {"title": f"t{d}", "ingredients": [{"title": "i", "active_manifest": f"m{d + 1}"}] * 6}
+        for d in range(10)
+    }
+    tree = store_tree({"active_manifest": "m0", "manifests": manifests, "validation_state": "Valid"})
+    lines = tree.lines()
+    assert len(lines) < 500
+    titles = [sum(f"title: t{d}" in line for line in lines) for d in range(10)]
+    assert titles[0] == 1 and max(titles) == 1  # each manifest expanded at most once
+
+
+def test_next_steps_use_the_failures_own_words(gather) -> None:
+    from fakescope_cli.evidence.items import EvidenceItem
+    from fakescope_cli.evidence.next_steps import next_steps
+
+    def manifest(codes: list[str]) -> EvidenceItem:
+        value = {"state": "Invalid", "failures": codes, "trusted": False, "signer": "x"}
+        return EvidenceItem("c2pa.manifest", "provenance", "s", value)
+
+    (expired,) = [
+        s for s in next_steps([manifest(["signingCredential.expired"])], None) if "Credentials" in s
+    ]
+    assert "certificate had expired" in expired and "changed" not in expired
+    (tampered,) = [
+        s for s in next_steps([manifest(["assertion.dataHash.mismatch"])], None) if "Credentials" in s
+    ]
+    assert "the pixels were changed after this file was signed" in tampered
+
+
+def test_c2pa_on_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["c2pa", str(tmp_path / "nope.jpg")])
+    assert result.exit_code == 2 and "nope.jpg" in result.stderr

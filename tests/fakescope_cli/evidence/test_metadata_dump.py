@@ -76,3 +76,12 @@ def test_metadata_command_escapes_on_the_terminal_and_keeps_json_exact(tmp_path:
     assert any(f["value"] == f"a{OSC}b" for f in document["fields"])
     missing = runner.invoke(app, ["metadata", str(tmp_path / "nope.png")])
     assert missing.exit_code == 2
+
+
+def test_emoji_codes_in_metadata_print_as_written(tmp_path: Path) -> None:
+    """Rich would turn ":white_check_mark:" into a check mark the file never held."""
+    image = tmp_path / "emoji.png"
+    image.write_bytes(png_bytes(texts={"Software": ":white_check_mark: verified :lock:"}))
+    shown = runner.invoke(app, ["metadata", str(image)])
+    assert ":white_check_mark: verified :lock:" in shown.stdout
+    assert "\u2705" not in shown.stdout and "\U0001f512" not in shown.stdout

@@ -151,3 +151,12 @@ def test_index_tells_apart_two_files_with_one_name(tmp_path: Path, context: RunC
     results = [build_report(p, context).result for p in paths]
     html = render_index_html(results, {}, context)
     assert "desk-a/x.jpg" in html and "desk-b/x.jpg" in html
+
+
+def test_index_names_a_large_folder() -> None:
+    """20,000 results (counted once each: the quadratic count took 8 s here)."""
+    from fakescope_cli.report.render_html import _distinct_names
+
+    paths = [f"/archive/d{i % 500}/img{i}.jpg" for i in range(20_000)] + ["/a/x.jpg", "/b/x.jpg"]
+    names = _distinct_names(paths)
+    assert names["/a/x.jpg"] == "a/x.jpg" and names["/archive/d3/img3.jpg"] == "img3.jpg"
