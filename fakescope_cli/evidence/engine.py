@@ -145,11 +145,15 @@ def _stealth_parameters(
         return None
     try:
         with Image.open(io.BytesIO(data), formats=[info.format]) as image:
-            if "A" in image.getbands():
+            # the pixels as stored: alpha kept (also a palette's transparency), never rotated by
+            # EXIF orientation (the writer hid the bits before any viewer turned the picture)
+            if "A" in image.getbands() or "transparency" in image.info:
                 return read_stealth_text(image.convert("RGBA"))
+            if image.getexif().get(0x0112, 1) != 1:
+                return read_stealth_text(image.convert("RGB"))
     except (OSError, ValueError):
         return None
-    return read_stealth_text(decoded.rgb)
+    return read_stealth_text(decoded.rgb)  # stored as shown: no second decode
 
 
 def _control_sequences(info: ContainerInfo, report: EvidenceReport) -> None:

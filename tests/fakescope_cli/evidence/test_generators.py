@@ -290,3 +290,18 @@ def test_random_low_bits_are_no_declaration(gather) -> None:
     noise = np.random.default_rng(3).integers(0, 256, (64, 64, 4), dtype=np.uint8)
     Image.fromarray(noise, "RGBA").save(buffer, format="PNG")
     assert "generator.declared" not in ids(gather(buffer.getvalue(), "noise.png", signals=False))
+
+
+def test_stealth_bits_are_read_as_stored_when_exif_turns_the_picture(gather) -> None:
+    """A viewer rotates a PNG by its EXIF orientation; the hidden bits are in the stored order."""
+    import io
+
+    from PIL import Image
+
+    stored = Image.open(io.BytesIO(_stealth_png(A1111, "rgb", True))).convert("RGB")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to display
+    buffer = io.BytesIO()
+    stored.save(buffer, format="PNG", exif=exif.tobytes())
+    item = only(gather(buffer.getvalue(), "turned.png", signals=False), "generator.declared")
+    assert item.value["seed"] == "1234567"
