@@ -26,13 +26,17 @@ print(rc, seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def time_scan(images: list[Path], evidence: bool, extra: list[str]) -> dict[str, float]:
-    """One `fakescope scan` child over ``images``: seconds, images/s and peak RSS (MiB)."""
+    """One `fakescope scan` child over ``images``: seconds, images/s and peak RSS (MiB). Raises
+    RuntimeError (with the child's last words) when the scan does not finish with 0 or 1."""
     command = [sys.executable, "-m", "fakescope_cli", "scan", "--no-cache", "--jsonl", "--quiet"]
     command += ["--evidence" if evidence else "--no-evidence", *extra, *map(str, images)]
-    out = subprocess.run([sys.executable, "-c", CHILD, *command], capture_output=True, text=True, check=True)
-    rc, seconds, rss_kb = out.stdout.split()
+    out = subprocess.run([sys.executable, "-c", CHILD, *command], capture_output=True, text=True, check=False)
+    try:
+        rc, seconds, rss_kb = out.stdout.split()
+    except ValueError:
+        raise RuntimeError(f"the timing child failed: {out.stderr.strip()[-300:]}") from None
     if int(rc) not in (0, 1):
-        raise SystemExit(f"bench_mini: fakescope scan exited {rc}")
+        raise RuntimeError(f"fakescope scan exited {rc}: {out.stderr.strip()[-300:]}")
     return {
         "images": len(images),
         "seconds": round(float(seconds), 2),

@@ -26,7 +26,7 @@ from typing import Any
 from fakescope_cli.cache import CacheError, ResultCache, result_from_body, stored_body
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.base import ForensicModel
-from fakescope_cli.engine.native import LoadOptions
+from fakescope_cli.engine.native import LoadOptions, usable_cores
 from fakescope_cli.errors import FakeScopeError, ImageInputError, InferenceError, ModelFileError
 from fakescope_cli.imageio import read_image_file
 from fakescope_cli.models import ModelFiles
@@ -56,7 +56,7 @@ def settings_key(options: ScanOptions) -> str:
 def default_workers(model: ModelSpec | None) -> int:
     """Evidence only: one per core. With a model: one per 4 cores (llama.cpp threads each worker),
     and no more than memory holds at twice the model's size per worker; at least 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     if model is None:
         return max(1, cores)
     try:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from train.run.metrics import roc_auc
+
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """ROC AUC of ``scores`` for the boolean ``positive`` (ties count half); None without both classes."""
-    scores = np.asarray(scores, dtype=np.float64)
-    positive = np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
-        return None
-    order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores), dtype=np.float64)
-    sorted_scores = scores[order]
-    # Average ranks over ties.
-    start = 0
-    for end in range(1, len(scores) + 1):
-        if end == len(scores) or sorted_scores[end] != sorted_scores[start]:
-            ranks[order[start:end]] = (start + end + 1) / 2.0
-            start = end
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """ROC AUC of ``scores`` for the boolean ``positive`` (ties count half); None without both
+    classes. The evaluation's own :func:`train.run.metrics.roc_auc`, in this module's argument order."""
+    return roc_auc(np.asarray(positive, dtype=bool).astype(np.int64), np.asarray(scores, dtype=np.float64))
 
 
 def separability(scores: np.ndarray, positive: np.ndarray) -> float | None:

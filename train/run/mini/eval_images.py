@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,34 @@ class EvalImagesResult:
     skipped_small: int  # test photos smaller than the image size
 
 
-def _write_manifest(rows: Sequence[dict[str, str]], path: Path) -> None:
+def upscale_region(upscaler: Any, region: np.ndarray, method: str) -> np.ndarray:
+    """``region`` downscaled by the network's factor (``box`` or ``bicubic``) and upscaled by it
+    back to the region's size. Real-CUGAN's ncnn graph trims 36 px of its output's border: a
+    reflected margin of the input keeps every network's output at least the region's size."""
+    from train.experiments.decision import prep
+
+    small = prep.downscale(region, upscaler.scale, method)
+    padded = np.pad(small, ((MARGIN, MARGIN), (MARGIN, MARGIN), (0, 0)), mode="reflect")
+    up = upscaler(padded)
+    top, left = (up.shape[0] - region.shape[0]) // 2, (up.shape[1] - region.shape[1]) // 2
+    return np.ascontiguousarray(up[top : top + region.shape[0], left : left + region.shape[1]])
+
+
+def write_jpeg(pixels: np.ndarray, path: Path, name: str) -> None:
+    """The one JPEG encoding every evaluation image gets, real or generated: quality 70-95 drawn
+    from ``name``, 4:2:0."""
+    from PIL import Image
+
+    from train.experiments.decision.common import key_seed
+
+    quality = int(np.random.default_rng(key_seed("quality", name)).integers(70, 96))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(pixels)).save(
+        path, format="JPEG", quality=quality, subsampling=2, optimize=True
+    )
+
+
+def write_manifest(rows: Sequence[dict[str, str]], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=STANDARD_FIELDS)
         writer.writeheader()
@@ -66,7 +94,6 @@ def build_test_images(
     """Real and generated ``size`` px images of the ``split`` photos, one JPEG encoding each:
     ``test`` (never trained on), or ``val`` (the training photos the vision stage held out for
     validation, by its own rule: for fitting the calibration, never for figures)."""
-    from PIL import Image
     from safetensors.torch import load_file
 
     from train.experiments.decision import ae as ae_module
@@ -107,20 +134,10 @@ def build_test_images(
                 elif family == "ae-tiny":
                     pixels = ae_module.resynth(model, region)
                 else:
-                    up = upscalers[family]
                     method = "box" if rng.random() < 0.5 else "bicubic"
-                    small = prep.downscale(region, up.scale, method)
-                    # Real-CUGAN's ncnn graph trims 36 px of its output's border: a reflected margin
-                    # of the input keeps every network's output at least the region's size.
-                    padded = np.pad(small, ((MARGIN, MARGIN), (MARGIN, MARGIN), (0, 0)), mode="reflect")
-                    pixels = prep.centre(up(padded), size)
+                    pixels = upscale_region(upscalers[family], region, method)
                 name = f"{family}/{pid.replace('/', '__')}-{index:02d}.jpg"
-                quality = int(np.random.default_rng(key_seed("quality", name)).integers(70, 96))
-                path = out / name
-                path.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(np.ascontiguousarray(pixels)).save(
-                    path, format="JPEG", quality=quality, subsampling=2, optimize=True
-                )
+                write_jpeg(pixels, out / name, name)
                 rows.append(
                     {
                         "path": name,
@@ -131,7 +148,7 @@ def build_test_images(
                     }
                 )
                 counts[family] += 1
-    _write_manifest(rows, out / "manifest.csv")
+    write_manifest(rows, out / "manifest.csv")
     return EvalImagesResult(dict(counts), skipped)
 
 
@@ -149,5 +166,5 @@ def copy_own_size(caches: Sequence[Path], packages: frozenset[str], out: Path) -
             rows.append(
                 {"path": name, "label": "real", "generator": "", "source": photo["id"], "split": "test"}
             )
-    _write_manifest(rows, out / "manifest.csv")
+    write_manifest(rows, out / "manifest.csv")
     return len(rows)

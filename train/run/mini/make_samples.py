@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from train.experiments.decision import common, prep
-from train.run.mini.eval_images import MARGIN
+from train.run.mini.eval_images import upscale_region
 
 SAMPLES = (
     ("coffee.png", "esrgan-av3-x2", "coffee-upscaled-realesrgan.jpg"),
@@ -34,13 +34,8 @@ def main() -> None:
         # multiples of 8: the halved image has even sides, which the CUNet graph needs
         height, width = (pixels.shape[0] // 8) * 8, (pixels.shape[1] // 8) * 8
         region = np.ascontiguousarray(pixels[:height, :width])
-        small = prep.downscale(region, 2, "bicubic")
-        padded = np.pad(small, ((MARGIN, MARGIN), (MARGIN, MARGIN), (0, 0)), mode="reflect")
-        up = prep.Upscaler(family)(padded)
-        top, left = (up.shape[0] - height) // 2, (up.shape[1] - width) // 2
-        Image.fromarray(np.ascontiguousarray(up[top : top + height, left : left + width])).save(
-            args.out / name, quality=90
-        )
+        pixels = upscale_region(prep.Upscaler(family), region, "bicubic")
+        Image.fromarray(pixels).save(args.out / name, quality=90)
         common.say(f"{args.out / name}: {source} halved and upscaled by {family}")
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 FAMILY = "ae-resynth"
 
@@ -28,6 +27,7 @@ def main() -> None:
     from train.experiments.decision import prep
     from train.experiments.decision.common import key_seed, open_photo, say
     from train.generators.registry import load_family
+    from train.run.mini.eval_images import write_jpeg, write_manifest
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache", type=Path, required=True)
@@ -78,17 +78,12 @@ def main() -> None:
             out = family.sample(nets, None, source)[0].permute(1, 2, 0).numpy()
             pixels = np.clip(np.round((out + 1.0) * 127.5), 0, 255).astype(np.uint8)
             name = f"{FAMILY}/{pid.replace('/', '__')}-{index:02d}.jpg"
-            quality = int(np.random.default_rng(key_seed("quality", name)).integers(70, 96))
             path = args.out / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels).save(path, format="JPEG", quality=quality, subsampling=2, optimize=True)
+            write_jpeg(pixels, path, name)
             rows.append({"path": str(path.resolve()), "label": "fake", "generator": FAMILY, "source": pid,
                          "split": "test"})  # fmt: skip
             made += 1
-    with (args.out / "manifest.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["path", "label", "generator", "source", "split"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_manifest(rows, args.out / "manifest.csv")
     say(f"{FAMILY}: {made} test images, {len(rows) - made} reals -> {args.out / 'manifest.csv'}")
 
 

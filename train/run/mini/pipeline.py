@@ -16,8 +16,6 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -389,35 +387,27 @@ def stage_eval(run: Run) -> dict[str, Any]:
 
 
 def stage_bench(run: Run) -> dict[str, Any]:
-    """``fakescope scan`` on test images in a child process: images/s and its peak RSS."""
+    """``fakescope scan`` (score only) on test images in a child process: images/s and its peak
+    RSS, timed as ``make bench`` times the shipped model (:func:`fakescope_cli.bench_mini.time_scan`)."""
     import csv
+
+    from fakescope_cli.bench_mini import time_scan
 
     export = json.loads(_record_path(run, "export").read_text())
     rows = [r for r in csv.DictReader(run.path("data", "manifest.csv").open()) if r["split"] == "test"]
     images = [run.path("data", r["path"]) for r in rows[: run.plan.eval.bench_images]]
     if not images:
         raise ConfigError(f"{run.path('data')}: no test images to time")
-    command = [sys.executable, "-m", "fakescope_cli", "scan", "--no-cache", "--jsonl", "--workers", "1"]
-    command += ["--model", export["text"], "--mmproj", export["mmproj"], *map(str, images)]
-    script = (
-        "import resource, subprocess, sys, time; t = time.perf_counter(); "
-        "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-        "print(rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script, *command], capture_output=True, text=True, check=False
-    )
+    extra = ["--workers", "1", "--model", export["text"], "--mmproj", export["mmproj"]]
     try:
-        rc, seconds, rss_kb = out.stdout.split()
-    except ValueError:
-        raise ConfigError(f"bench: the timing child failed: {out.stderr.strip()[-300:]}") from None
-    if int(rc) not in (0, 1):
-        raise ConfigError(f"bench: fakescope scan exited {rc}: {out.stderr.strip()[-300:]}")
+        timed = time_scan(images, False, extra)
+    except RuntimeError as exc:
+        raise ConfigError(f"bench: {exc}") from None
     bench = {
-        "images": len(images),
-        "seconds": float(seconds),
-        "images_per_s": len(images) / float(seconds),
-        "peak_rss_mb": int(rss_kb) / 1024,
+        "images": timed["images"],
+        "seconds": timed["seconds"],
+        "images_per_s": timed["images_per_s"],
+        "peak_rss_mb": timed["peak_rss_mib"],
         "threads": os.cpu_count(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "includes": "process start and model load",
