@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     rss_after = []
     with engine:
         inputs = list(discover([folder]))
-        engine.native.native_seconds = 0.0
+        engine.native.reset_timers()
         started = time.perf_counter()
         for result in scan_files(engine, inputs, ScanOptions(evidence=None)):  # model cost only
             if result.error:
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
             rss_after.append(_rss_mib())
         wall = time.perf_counter() - started
         native = engine.native.native_seconds
-        tokens = engine.native.n_past
+        tokens = engine.native.prompt_positions
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     rows = [
         ("model", f"{files.text.name} + {files.mmproj.name} (random weights)"),

@@ -19,7 +19,8 @@ from fakescope_cli import paths
 from fakescope_cli.bench_crops import _model, _photos
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.llama_engine import LlamaEngine
-from fakescope_cli.engine.native import LoadOptions, default_threads, usable_cores
+from fakescope_cli.engine.native import LoadOptions
+from fakescope_cli.engine.threads import default_threads, usable_cores
 from fakescope_cli.models import ModelFiles, locate_model
 from fakescope_cli.scan import ScanOptions, analyse_file
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from fakescope_cli.engine.batched import BatchedScorer, Embedded
 from fakescope_cli.engine.labels import variant_token_sequences
 from fakescope_cli.engine.native import LoadOptions, NativeModel
 from fakescope_cli.engine.prompt import render_image_prompt
@@ -29,6 +30,7 @@ from fakescope_cli.scoring import label_probabilities, label_score
 from fakescope_cli.view import Box, aggregate, crop_boxes, cut, map_boxes, region_box, sigmoid
 
 Progress = Callable[[int, int], None]
+Forced = Callable[[tuple[int, ...]], np.ndarray]
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +57,23 @@ class LlamaEngine:
                     f"profile labels {profile.label_fake!r}/{profile.label_real!r} cannot be told apart "
                     "by this tokenizer"
                 )
+            self.batched = self._open_batched()
         except BaseException:
             self.native.close()
             raise
         for warning in self.warnings:
             log.warning("%s", warning)
+
+    def _open_batched(self) -> BatchedScorer | None:
+        """Scoring in few decodes (prompts as embeddings, label variants as sequences), or None
+        where this model takes its prompts chunk by chunk."""
+        if self.native.embeddings is None:
+            return None
+        prefixes = [seq[:-1] for seqs in self.label_tokens.values() for seq in seqs if len(seq) > 1]
+        if max(1, len(set(prefixes))) > self.native.n_seq_max:
+            log.debug("scoring chunk by chunk: more label variants than sequences")
+            return None
+        return BatchedScorer(self.native, prefixes)
 
     def close(self) -> None:
         self.native.close()
@@ -89,15 +103,16 @@ class LlamaEngine:
 
     # -- scoring -------------------------------------------------------------------------
     def _label_evidence(
-        self, word: str, sequences: Sequence[tuple[int, ...]], logits: np.ndarray
+        self, word: str, sequences: Sequence[tuple[int, ...]], logits: np.ndarray, forced: Forced
     ) -> tuple[LabelEvidence, list[list[float]]]:
-        """The label's evidence record, and each variant's sub-token logits for the formula."""
+        """The label's evidence record, and each variant's sub-token logits for the formula;
+        ``forced(prefix)`` gives the logits after each token of a variant's prefix."""
         variants: list[dict[str, object]] = []
         scored: list[list[float]] = []
         for tokens in sequences:
             sub_logits = [float(logits[tokens[0]])]
             if len(tokens) > 1:
-                rows = self.native.teacher_forced_logits(tokens[:-1])
+                rows = forced(tokens[:-1])
                 sub_logits += [float(rows[k - 1][tokens[k]]) for k in range(1, len(tokens))]
             variants.append(
                 {"text": self.native.detokenize(tokens), "tokens": list(tokens), "logits": sub_logits}
@@ -105,12 +120,16 @@ class LlamaEngine:
             scored.append(sub_logits)
         return LabelEvidence(word, label_score(scored), variants), scored
 
-    def _score_one(self, image: LoadedImage) -> AuthenticityScore:
-        logits = self._evaluate(image, self.profile.judge_prompt)
+    def _judged(self, logits: np.ndarray, forced: Forced) -> AuthenticityScore:
+        """Token-based probability estimation from the answer position's logits."""
         if not np.all(np.isfinite(logits)):
             raise InferenceError("the model produced non-finite logits for this image")
-        fake, fake_logits = self._label_evidence(self.profile.label_fake, self.label_tokens["fake"], logits)
-        real, real_logits = self._label_evidence(self.profile.label_real, self.label_tokens["real"], logits)
+        fake, fake_logits = self._label_evidence(
+            self.profile.label_fake, self.label_tokens["fake"], logits, forced
+        )
+        real, real_logits = self._label_evidence(
+            self.profile.label_real, self.label_tokens["real"], logits, forced
+        )
         try:
             probs = label_probabilities({"fake": fake_logits, "real": real_logits})
         except ValueError as exc:
@@ -119,6 +138,28 @@ class LlamaEngine:
             raise InferenceError("the label scores are not finite numbers")
         top = self.native.detokenize([int(np.argmax(logits))])
         return AuthenticityScore(probs["fake"], probs["real"], fake, real, top)
+
+    def _score_one(self, image: LoadedImage) -> AuthenticityScore:
+        """One prompt chunk by chunk, each label variant teacher-forced on its own."""
+        logits = self._evaluate(image, self.profile.judge_prompt)
+        return self._judged(logits, self.native.teacher_forced_logits)
+
+    def _embedded(self, images: Iterable[LoadedImage]) -> Iterator[Embedded]:
+        prompt = self.native_prompt(self.profile.judge_prompt)
+        for image in images:
+            with self.native.prompt_chunks(
+                prompt, image.rgb, image.width, image.height, image.pixel_id
+            ) as plan:
+                embedded = self.native.embed(plan)
+            yield embedded
+
+    def score_images(self, images: Iterable[LoadedImage]) -> Iterator[AuthenticityScore]:
+        """Each image's own score (token-based estimation), batched where the model allows."""
+        if self.batched is None:
+            yield from map(self._score_one, images)
+            return
+        for out in self.batched.score(self._embedded(images)):
+            yield self._judged(out.last, out.forced.__getitem__)
 
     # -- the crops view ------------------------------------------------------------------
     def crop(self, image: LoadedImage, box: Box) -> LoadedImage:
@@ -134,8 +175,8 @@ class LlamaEngine:
     ) -> list[tuple[CropScore, AuthenticityScore]]:
         """Each box's crop scored on its own (token-based estimation per crop)."""
         out = []
-        for n, box in enumerate(boxes):
-            one = self._score_one(self.crop(image, box))
+        scores = self.score_images(self.crop(image, box) for box in boxes)
+        for n, (box, one) in enumerate(zip(boxes, scores, strict=True)):
             logit = one.fake.score - one.real.score
             p_crop = sigmoid(self.profile.calibrated(logit))  # as the image's p(fake) is
             out.append((CropScore(box.x, box.y, box.w, box.h, p_crop, logit), one))
@@ -147,7 +188,7 @@ class LlamaEngine:
         """p(fake) of the whole image (``whole`` view) or of its native crops, aggregated."""
         profile = self.profile
         if not profile.is_crops:
-            return self._score_one(image)
+            return next(self.score_images([image]))
         boxes = crop_boxes(image.width, image.height, profile.crop_size, profile.crops)
         scored = self.score_boxes(image, boxes)
         crops = [c for c, _ in scored]

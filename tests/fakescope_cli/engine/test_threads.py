@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakescope_cli.engine.native import busy_cores, default_threads
+from fakescope_cli.engine.threads import busy_cores, default_threads
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,118 @@
+"""Prompts scored together: several prompts, and the label continuations after each, in as few
+``llama_decode`` calls as the context allows.
+
+Each prompt gets one sequence per continuation (a multi-token label variant less its last
+token). The prompt's cells belong to all of its sequences; each continuation's cells only to
+its own, so it sees the prompt and nothing of the other continuations or prompts. Text that
+opens every prompt of a group (the chat template before the image) is decoded once, in the
+cells of every sequence. One decode then does what took one decode per text run, image chunk
+and label variant, and a small model's cost per decode is mostly reading its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fakescope_cli.engine.native import NativeModel, Unit
+from fakescope_cli.errors import InferenceError
+
+Embedded = tuple[list[Unit], np.ndarray]  # a prompt's units and its input rows
+
+
+@dataclass(frozen=True)
+class PromptLogits:
+    """Next-token logits after a prompt, and after each token of each continuation."""
+
+    last: np.ndarray
+    forced: dict[tuple[int, ...], np.ndarray]
+
+
+def shared_prefix(prompts: Sequence[Embedded]) -> int:
+    """Positions of leading text all prompts share (none for a single prompt; never a whole
+    prompt, whose last position is decoded for its own logits)."""
+    if len(prompts) < 2:
+        return 0
+    first = prompts[0][0]
+    limit = min(len(units) for units, _ in prompts) - 1
+    count = 0
+    while count < limit and first[count].kind == "text" and all(u[count] == first[count] for u, _ in prompts):
+        count += 1
+    return count
+
+
+class BatchedScorer:
+    """Scores prompts on ``native`` in groups that fit its context and sequence limits."""
+
+    def __init__(self, native: NativeModel, continuations: Iterable[Sequence[int]]):
+        if native.embeddings is None:
+            raise InferenceError("this model takes its prompts chunk by chunk")
+        self.native = native
+        self.continuations = [c for c in dict.fromkeys(tuple(int(t) for t in c) for c in continuations) if c]
+        self.seqs_per_prompt = max(1, len(self.continuations))
+        if self.seqs_per_prompt > native.n_seq_max:
+            raise InferenceError(
+                f"{self.seqs_per_prompt} label continuations need more sequences than loaded"
+            )
+        self._rows = {c: native.embeddings.rows(c) for c in self.continuations}
+        self._extra = sum(len(c) for c in self.continuations)
+
+    def cells(self, rows: int) -> int:
+        """KV cells one prompt of ``rows`` positions needs with its continuations."""
+        return rows + self._extra
+
+    def score(self, prompts: Iterable[Embedded]) -> Iterator[PromptLogits]:
+        """PromptLogits for each prompt, in order; prompts are taken (embedded) as groups fill."""
+        native = self.native
+        group: list[Embedded] = []
+        for prompt in prompts:
+            need = self.cells(len(prompt[1]))
+            if need > native.n_ctx:
+                raise InferenceError(f"prompt needs {need} positions but the context holds {native.n_ctx}")
+            used = sum(self.cells(len(rows)) for _, rows in group)
+            if group and (
+                used + need > native.n_ctx or (len(group) + 1) * self.seqs_per_prompt > native.n_seq_max
+            ):
+                yield from self._decode(group)
+                group = []
+            group.append(prompt)
+        if group:
+            yield from self._decode(group)
+
+    def _decode(self, group: list[Embedded]) -> list[PromptLogits]:
+        native = self.native
+        per = self.seqs_per_prompt
+        shared = shared_prefix(group)
+        parts: list[np.ndarray] = []
+        pos: list[int] = []
+        seqs: list[tuple[int, ...]] = []
+        wanted: list[bool] = []
+        if shared:
+            parts.append(group[0][1][:shared])
+            pos += range(shared)
+            seqs += [tuple(range(len(group) * per))] * shared
+            wanted += [False] * shared
+        for index, (_, rows) in enumerate(group):
+            n = len(rows)
+            parts.append(rows[shared:])
+            pos += range(shared, n)
+            seqs += [tuple(range(index * per, (index + 1) * per))] * (n - shared)
+            wanted += [False] * (n - shared - 1) + [True]
+            for k, continuation in enumerate(self.continuations):
+                parts.append(self._rows[continuation])
+                pos += range(n, n + len(continuation))
+                seqs += [(index * per + k,)] * len(continuation)
+                wanted += [True] * len(continuation)
+        native.clear()
+        try:
+            logits = iter(native.decode_embeddings(np.concatenate(parts), pos, seqs, wanted))
+        finally:
+            native.clear()
+        out = []
+        for _ in group:
+            last = next(logits)
+            forced = {c: np.stack([next(logits) for _ in c]) for c in self.continuations}
+            out.append(PromptLogits(last, forced))
+        return out

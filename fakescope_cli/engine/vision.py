@@ -1,0 +1,128 @@
+"""libmtmd's side of a model pair: the vision projector, prompt chunking and image encodings."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fakescope_cli.errors import InferenceError, ModelFileError
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One evaluated position range: a text token, or one image chunk of a prompt."""
+
+    kind: str  # "text" or "image"
+    key: object  # token id, or (image id, ordinal)
+    n_pos: int
+
+
+Plan = list[tuple[object, list[Unit]]]  # libmtmd's chunks, each with the units it holds
+
+
+class Vision:
+    """A loaded mmproj GGUF; keeps the encodings of the latest image it encoded."""
+
+    def __init__(self, mtmd, text_model, mmproj_path: Path, threads: int, use_gpu: bool, n_embd: int):
+        self.mtmd = mtmd
+        self.n_embd = n_embd
+        params = mtmd.mtmd_context_params_default()
+        params.use_gpu = use_gpu
+        params.print_timings = False
+        params.n_threads = threads
+        params.warmup = False
+        self.ctx = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), text_model, params)
+        if not self.ctx:
+            raise ModelFileError(
+                f"{mmproj_path}: libmtmd could not load the vision projector "
+                "(wrong file, or it does not belong to this text model)"
+            )
+        if not mtmd.mtmd_support_vision(self.ctx):
+            self.close()
+            raise ModelFileError(f"{mmproj_path}: projector has no vision encoder")
+        self.marker = mtmd.mtmd_default_marker().decode()
+        self._latest: tuple[object, dict[int, np.ndarray]] = (None, {})
+        self.images_encoded = 0  # image chunks encoded
+        self.seconds = 0.0  # time inside libmtmd's encoder
+
+    def close(self) -> None:
+        if self.ctx:
+            self.mtmd.mtmd_free(self.ctx)
+            self.ctx = None
+
+    @property
+    def plain_positions(self) -> bool:
+        """Image tokens take ordinary causal positions (no M-RoPE, no bidirectional attention)."""
+        mtmd = self.mtmd
+        return not (mtmd.mtmd_decode_use_mrope(self.ctx) or mtmd.mtmd_decode_use_non_causal(self.ctx, None))
+
+    @contextlib.contextmanager
+    def chunks(self, prompt: str, rgb: bytes, width: int, height: int, image_id: str) -> Iterator[Plan]:
+        """libmtmd's chunks (text runs and image chunks) of a prompt holding one image marker."""
+        mtmd = self.mtmd
+        buf = (ctypes.c_uint8 * len(rgb)).from_buffer_copy(rgb)
+        bitmap = mtmd.mtmd_bitmap_init(width, height, buf)
+        if not bitmap:
+            raise InferenceError("libmtmd could not take the image")
+        chunks = mtmd.mtmd_input_chunks_init()
+        try:
+            mtmd.mtmd_bitmap_set_id(bitmap, image_id.encode())
+            text = mtmd.mtmd_input_text()
+            encoded = prompt.encode("utf-8")
+            text.text = encoded
+            text.text_len = len(encoded)
+            text.add_special = True
+            text.parse_special = True
+            bitmaps = (mtmd.mtmd_bitmap_p_ctypes * 1)(bitmap)
+            status = mtmd.mtmd_tokenize(self.ctx, chunks, ctypes.byref(text), bitmaps, 1)
+            if status != 0:
+                raise InferenceError(f"libmtmd could not tokenize the prompt (status {status})")
+            yield self._plan(chunks)
+        finally:
+            mtmd.mtmd_input_chunks_free(chunks)
+            mtmd.mtmd_bitmap_free(bitmap)
+
+    def _plan(self, chunks) -> Plan:
+        mtmd = self.mtmd
+        out: Plan = []
+        ordinal = 0
+        for i in range(mtmd.mtmd_input_chunks_size(chunks)):
+            chunk = mtmd.mtmd_input_chunks_get(chunks, i)
+            if mtmd.mtmd_input_chunk_get_type(chunk) == mtmd.MTMD_INPUT_CHUNK_TYPE_TEXT:
+                n = ctypes.c_size_t()
+                ptr = mtmd.mtmd_input_chunk_get_tokens_text(chunk, ctypes.byref(n))
+                out.append((chunk, [Unit("text", ptr[j], 1) for j in range(n.value)]))
+            else:
+                key = (mtmd.mtmd_input_chunk_get_id(chunk), ordinal)
+                ordinal += 1
+                out.append((chunk, [Unit("image", key, mtmd.mtmd_input_chunk_get_n_pos(chunk))]))
+        return out
+
+    def encode(self, chunk, unit: Unit) -> np.ndarray:
+        """The (n_tokens, n_embd) encoding of one image chunk; the latest image's are kept."""
+        key: tuple[object, int] = unit.key  # type: ignore[assignment]
+        image_id, ordinal = key
+        kept_id, kept = self._latest
+        if kept_id != image_id:
+            kept = {}
+            self._latest = (image_id, kept)
+        if ordinal not in kept:
+            started = time.perf_counter()
+            status = self.mtmd.mtmd_encode_chunk(self.ctx, chunk)
+            self.seconds += time.perf_counter() - started
+            if status != 0:
+                raise InferenceError(f"libmtmd failed to encode the image (status {status})")
+            n_tokens = self.mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+            ptr = self.mtmd.mtmd_get_output_embd(self.ctx)
+            if not ptr or n_tokens != unit.n_pos:
+                raise InferenceError("libmtmd returned no usable image encoding")
+            flat = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
+            kept[ordinal] = flat.reshape(n_tokens, self.n_embd).copy()
+            self.images_encoded += 1
+        return kept[ordinal]
