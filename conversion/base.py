@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,20 +155,37 @@ class ArchitectureExporter(ABC):
         return plans
 
     text_arch = gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.LLAMA]
+    # The projector's type when the user names none (None: the text model's float type). Set per
+    # architecture from `python -m conversion.bench_types` (libmtmd's encode time on CPU).
+    default_projector: str | None = None
     warnings: tuple[str, ...] = ()  # facts about running the result that the user must know
     card: ModelCard | None = None  # written into the text GGUF after the architecture's metadata
 
-    def write_text(self, path: Path) -> list[TensorPlan]:
-        plan = self.text_plan()
-        writer = gguf.GGUFWriter(path, arch=self.text_arch)
-        self.text_metadata(writer)
-        add_card(writer, self.card)
-        write_gguf(writer, plan, self.checkpoint)
+    @contextmanager
+    def _stored_as(self, outtype: str | None) -> Iterator[None]:
+        if outtype is not None and outtype not in OUTTYPES:
+            raise ConversionError(f"unsupported output type {outtype!r}; choose from {', '.join(OUTTYPES)}")
+        kept, self.outtype = self.outtype, outtype or self.outtype
+        try:
+            yield
+        finally:
+            self.outtype = kept
+
+    def write_text(self, path: Path, outtype: str | None = None) -> list[TensorPlan]:
+        """The text GGUF, stored as ``outtype`` (default: the exporter's float type)."""
+        with self._stored_as(outtype):
+            plan = self.text_plan()
+            writer = gguf.GGUFWriter(path, arch=self.text_arch)
+            self.text_metadata(writer)
+            add_card(writer, self.card)
+            write_gguf(writer, plan, self.checkpoint)
         return plan
 
-    def write_mmproj(self, path: Path) -> list[TensorPlan]:
-        plan = self.mmproj_plan()
-        writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
-        self.mmproj_metadata(writer)
-        write_gguf(writer, plan, self.checkpoint)
+    def write_mmproj(self, path: Path, outtype: str | None = None) -> list[TensorPlan]:
+        """The projector GGUF, stored as ``outtype`` (default: the text model's float type)."""
+        with self._stored_as(outtype):
+            plan = self.mmproj_plan()
+            writer = gguf.GGUFWriter(path, arch=gguf.MODEL_ARCH_NAMES[gguf.MODEL_ARCH.MMPROJ])
+            self.mmproj_metadata(writer)
+            write_gguf(writer, plan, self.checkpoint)
         return plan

@@ -100,6 +100,14 @@ class Checkpoint:
             self._index = index
         return {name: entry.shape for name, entry in self._index.items()}
 
+    @property
+    def stores_f32(self) -> bool:
+        """Every matrix is stored in f32 (or f64): nothing below f32 precision to start from."""
+        self.tensor_shapes()
+        assert self._index is not None
+        matrices = [e for e in self._index.values() if len(e.shape) >= 2]
+        return bool(matrices) and all(e.dtype in ("F32", "F64") for e in matrices)
+
     def tensor(self, name: str) -> np.ndarray:
         """One tensor as float32, read on its own (see :mod:`conversion.safetensors_io`)."""
         self.tensor_shapes()

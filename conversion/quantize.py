@@ -13,6 +13,10 @@ QUANT_TYPES = {
     "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K",
     "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
     "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M",
+    # 4-bit types llama.cpp's CPU backend repacks for its fastest matrix kernels (measured by
+    # `python -m conversion.bench_engine --types`).
+    "iq4_nl": "LLAMA_FTYPE_MOSTLY_IQ4_NL",
+    "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0",
 }
 
 

@@ -11,6 +11,7 @@ quotes them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,7 @@ def _scores(
         return [engine.score(load_image(path)).p_fake for path in images], types
 
 
-@pytest.mark.parametrize("quant", ["f32", "f16", "q8_0", "q4_k_m"])
+@pytest.mark.parametrize("quant", ["f32", "f16", "q8_0", "q4_k_m", "iq4_nl"])
 def test_p_fake_after_quantization(quant_checkpoint, reference, images, tmp_path: Path, quant: str) -> None:
     from PIL import Image
 
@@ -73,8 +74,8 @@ def test_p_fake_after_quantization(quant_checkpoint, reference, images, tmp_path
     print(f"\n[{quant}] text tensor types {types}; p(fake) transformers {np.round(theirs, 4).tolist()}")
     print(f"[{quant}] |p(fake) - transformers| max {deltas.max():.2e}, mean {deltas.mean():.2e}")
     assert all(abs(t - 0.5) > 0.01 for t in theirs)  # not a coin flip: the comparison has teeth
-    if quant == "q4_k_m":
-        assert types.get("Q4_K", 0) > 0  # the K-quant really applied
+    if quant in ("q4_k_m", "iq4_nl"):
+        assert types.get(quant[:4].upper() if quant == "q4_k_m" else "IQ4_NL", 0) > 0  # really applied
         assert deltas.max() < 0.1  # measured, not a promise (see README): a gross failure still fails
     else:
         assert deltas.max() < TOLERANCE[quant]
@@ -112,3 +113,17 @@ def test_q8_0_projector(quant_checkpoint, reference, images, tmp_path: Path) -> 
     print(f"\n[mmproj q8_0] projector tensor types {types}; |p(fake) - transformers| max {deltas.max():.2e}")
     assert types.get("Q8_0", 0) > 0
     assert deltas.max() < TOLERANCE["q8_0"]
+
+
+def test_projector_type_is_chosen_apart_from_the_text_type(quant_checkpoint, tmp_path: Path) -> None:
+    from conversion import cli, export
+
+    assert cli.QUANT_CHOICES == export.QUANTS and cli.MMPROJ_CHOICES == export.MMPROJ_TYPES
+    for text, projector, stored in (("q8_0", "f32", "F32"), ("f32", "f16", "F16")):
+        result = export_checkpoint(
+            quant_checkpoint, tmp_path / text, name="t", quant=text, mmproj_quant=projector
+        )
+        matrices = {t.type_name for t in read_header(result.mmproj).tensors if len(t.shape) == 2}
+        assert stored in matrices and matrices <= {stored, "F32"}, matrices
+        manifest = json.loads(result.manifest.read_text())
+        assert projector in json.dumps(manifest), manifest
