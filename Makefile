@@ -43,7 +43,7 @@ $(RUN_STAMP): pyproject.toml $(LLAMA_STAMP) | $(BIN)/python
 # local disk, and installing it before transformers keeps pip from fetching a CUDA build.
 $(DEV_STAMP): pyproject.toml $(LLAMA_STAMP) | $(BIN)/python
 	$(BIN)/python -m pip install torch==2.13.0
-	$(BIN)/python -m pip install -e ".[train,dev]"
+	$(BIN)/python -m pip install -e ".[train,dev,cluster]"
 	touch $@ $(RUN_STAMP)
 
 # The main job: scan the bundled sample photographs, with the first model found (the bundled
@@ -87,7 +87,10 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m fakescope_cli.bench_mini
 	$(BIN)/python -m fakescope_cli.bench_threads
 	$(BIN)/python -m fakescope_cli.bench_rescan
+	$(BIN)/python -m fakescope_cli.bench_cluster
 	$(BIN)/python -m conversion.bench
+	$(BIN)/python -m conversion.bench_engine
+	$(BIN)/python -m conversion.bench_types
 
 # FakeScope-mini (train/README.md, "The FakeScope-mini run"): everything the GPU machine needs,
 # fetched here (PyPI and Debian), in folders that each fit the 64 MiB one device call carries:

@@ -78,6 +78,11 @@ def _read_config(path: Path) -> dict[str, object]:
         raise ConfigError(f"{path}: cannot read config ({exc})") from exc
 
 
+def config_value(key: str) -> object | None:
+    """One key of the user's config file (None when absent)."""
+    return _read_config(paths.config_file()).get(key)
+
+
 def _bundled_model(mmproj: Path | None, digest: Callable[[Path], str]) -> ModelFiles | None:
     """The bundled default model; when a manifest is there, every file must match it."""
     from fakescope_cli.install import MANIFEST_SUFFIX, MAX_MANIFEST_BYTES, parse_manifest

@@ -21,12 +21,13 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fakescope_cli.cache import CacheError, ResultCache, result_from_body, stored_body
 from fakescope_cli.discovery import InputFile
 from fakescope_cli.engine.base import ForensicModel
-from fakescope_cli.engine.native import LoadOptions, usable_cores
+from fakescope_cli.engine.native import LoadOptions
+from fakescope_cli.engine.threads import usable_cores
 from fakescope_cli.errors import FakeScopeError, ImageInputError, InferenceError, ModelFileError
 from fakescope_cli.imageio import read_image_file
 from fakescope_cli.models import ModelFiles
@@ -170,6 +171,50 @@ class _DeferredInterrupt:
             self._previous = None
 
 
+@dataclass
+class _Running:
+    """An image being analysed by a backend, with its cache key, until its result is in."""
+
+    handle: Any
+    key: str | None
+    result: ImageResult | None = None
+
+
+class Backend(Protocol):
+    """Where a parallel scan's analyses run: worker processes here, or a cluster's actors."""
+
+    def room(self) -> int: ...  # more images it takes now
+    def submit(self, item: InputFile, data: bytes | None) -> Any: ...
+    def poll(self, handle: Any) -> ImageResult | None: ...  # the result once it is in
+    def wait(self, handles: list[Any], timeout: float) -> None: ...  # until one may be done
+
+
+class _PoolBackend:
+    """This machine's worker processes (``--workers``), a few images queued per worker."""
+
+    def __init__(self, run: ScanRun):
+        self.run = run
+        self.in_flight: set[Future[ImageResult]] = set()
+
+    def room(self) -> int:
+        return 4 * self.run.workers - len(self.in_flight)
+
+    def submit(self, item: InputFile, data: bytes | None) -> Future[ImageResult]:
+        assert data is not None
+        future = self.run._pool_for_work().submit(_work, str(item.path), data, self.run.options)
+        self.in_flight.add(future)
+        return future
+
+    def poll(self, handle: Future[ImageResult]) -> ImageResult | None:
+        if not handle.done():
+            return None
+        self.in_flight.discard(handle)
+        return ScanRun._outcome(handle)
+
+    def wait(self, handles: list[Future[ImageResult]], timeout: float) -> None:
+        wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
+
+
 class ScanRun:
     def __init__(
         self,
@@ -178,20 +223,27 @@ class ScanRun:
         cache: ResultCache | None = None,
         workers: int = 1,
         on_crops: CropProgress | None = None,
+        cluster: str | None = None,
     ) -> None:
         self.options = options
+        self.cluster = cluster  # a Ray address, or "local"; None: this machine's processes
         self.on_crops = on_crops  # heat-map progress, for scans in this process (one worker)
         self.model = model
         self.cache = cache
         self.workers = max(1, workers)
+        self.workers_cap: int | None = None  # --workers given: at most this many cluster actors
         self.model_key = model.key if model else "none"
         self.settings = settings_key(options)
         self._engine: ForensicModel | None = None
         self._pool: ProcessPoolExecutor | None = None
+        self._actors: Any = None  # the cluster backend, once a file needs it
         self.analysed = 0
         self.cache_hits = 0
 
     def close(self) -> None:
+        if self._actors is not None:
+            self._actors.close()
+            self._actors = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -204,6 +256,9 @@ class ScanRun:
 
         A KeyboardInterrupt can arrive while this thread holds one of the executor's locks, and a
         graceful shutdown then waits for it forever; what finished is already in the cache."""
+        if self._actors is not None:
+            self._actors.close()
+            self._actors = None
         if self._pool is not None:
             for process in list(getattr(self._pool, "_processes", {}).values()):
                 process.terminate()
@@ -283,6 +338,13 @@ class ScanRun:
         self.cache = None
 
     def results(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
+        if self.cluster is not None:
+            from fakescope_cli.cluster import ClusterBackend
+
+            self._actors = ClusterBackend(self.cluster, self.options, self.model, self.workers_cap)
+            with _DeferredInterrupt() as interrupt:
+                yield from self._ordered(inputs, self._actors, interrupt)
+            return
         if self.workers == 1:
             for item in inputs:
                 done, data, key = self._lookup(item)
@@ -296,54 +358,39 @@ class ScanRun:
 
     def _parallel(self, inputs: Iterable[InputFile]) -> Iterator[ImageResult]:
         with _DeferredInterrupt() as interrupt:
-            yield from self._parallel_results(inputs, interrupt)
+            yield from self._ordered(inputs, _PoolBackend(self), interrupt)
 
-    def _parallel_results(
-        self, inputs: Iterable[InputFile], interrupt: _DeferredInterrupt
+    def _ordered(
+        self, inputs: Iterable[InputFile], backend: Backend, interrupt: _DeferredInterrupt
     ) -> Iterator[ImageResult]:
-        window = 4 * self.workers
-        pending: deque[tuple[ImageResult | Future[ImageResult], str | None]] = deque()
-        stored: set[int] = set()
+        """Results in input order from a backend that finishes them in any order; each is stored
+        in the cache as soon as it finishes (the cache is what survives a kill -9)."""
+        pending: deque[ImageResult | _Running] = deque()
         source = iter(inputs)
         exhausted = False
         while pending or not exhausted:
             interrupt.check()
-            while not exhausted and sum(isinstance(p, Future) for p, _ in pending) < window:
+            while not exhausted and backend.room() > 0:
                 item = next(source, None)
                 if item is None:
                     exhausted = True
                     break
                 done, data, key = self._lookup(item)
-                if done is not None:
-                    pending.append((done, None))
-                else:
-                    assert data is not None
-                    future = self._pool_for_work().submit(_work, str(item.path), data, self.options)
-                    pending.append((future, key))
-                if not isinstance(pending[0][0], Future):
+                pending.append(done if done is not None else _Running(backend.submit(item, data), key))
+                if not isinstance(pending[0], _Running):
                     break
             if not pending:
                 continue
-            # Store every finished analysis at once, in whatever order they finish: the cache is
-            # what survives a kill -9. Output still follows the input order.
-            running = [(f, k) for f, k in pending if isinstance(f, Future)]
-            for future, future_key in running:
-                if future.done() and id(future) not in stored:
-                    stored.add(id(future))
-                    self._store(future_key, self._outcome(future))
-            head, key = pending[0]
-            if isinstance(head, Future) and not head.done():
-                wait([f for f, _ in running], timeout=0.5, return_when=FIRST_COMPLETED)
+            running = [p for p in pending if isinstance(p, _Running)]
+            for entry in running:
+                if entry.result is None and (finished := backend.poll(entry.handle)) is not None:
+                    entry.result = self._store(entry.key, finished)
+            head = pending[0]
+            if isinstance(head, _Running) and head.result is None:
+                backend.wait([e.handle for e in running if e.result is None], 0.5)
                 continue
             pending.popleft()
-            if isinstance(head, Future):
-                result = self._outcome(head)
-                if id(head) not in stored:
-                    self._store(key, result)
-                stored.discard(id(head))
-                yield result
-            else:
-                yield head
+            yield head.result if isinstance(head, _Running) else head  # type: ignore[misc]
 
     @staticmethod
     def _outcome(future: Future[ImageResult]) -> ImageResult:

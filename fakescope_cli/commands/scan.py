@@ -10,8 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from fakescope_cli.commands._common import (
     EXIT_CODES_HELP,
@@ -71,12 +80,36 @@ QuietOption = Annotated[
 CacheOption = Annotated[
     bool, typer.Option("--cache/--no-cache", help="Reuse and store results in the user cache (SQLite).")
 ]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        envvar="FAKESCOPE_CLUSTER",
+        help="Run the analyses on a Ray cluster at this address (ray://HOST:PORT or HOST:PORT; "
+        "'local' starts one here). Workers read the images from the same paths. Also config key 'cluster'.",
+    ),
+]
 WorkersOption = Annotated[
     int | None,
     typer.Option(
         "--workers", min=1, help="Worker processes, each with its own model (default: from cores and memory)."
     ),
 ]
+
+
+class ImagesPerSecond(ProgressColumn):
+    """The scan's recent rate, once there is one."""
+
+    def render(self, task: Any) -> Text:
+        return Text(f"{task.speed:.2f} images/s" if task.speed else "", style="progress.data.speed")
+
+
+def configured_cluster() -> str | None:
+    """The config file's ``cluster`` key (a Ray address), if any."""
+    from fakescope_cli.models import config_value
+
+    value = config_value("cluster")
+    return str(value) if value else None
 
 
 def parse_fail_on(values: list[str] | None) -> tuple[str, ...]:
@@ -126,6 +159,7 @@ def scan(
     quiet: QuietOption = False,
     cache: CacheOption = True,
     workers: WorkersOption = None,
+    cluster: ClusterOption = None,
     c2pa_trust: C2paTrustOption = None,
     gpu_layers: GpuLayersOption = 0,
     threads: ThreadsOption = None,
@@ -156,7 +190,8 @@ def scan(
         if heatmap and record is not None and not record.crops_view and not quiet:
             warn("--map: this model judges whole images, not crops; no heat map is drawn")
         decoding = DecodingSettings(n_ctx=spec.load.n_ctx, gpu_layers=gpu_layers) if spec else None
-        results = run_scan(inputs, options, output, spec, record, result_cache, workers, report_dir)
+        cluster = cluster or configured_cluster()
+        results = run_scan(inputs, options, output, spec, record, result_cache, workers, report_dir, cluster)
     finish(results, output, record, decoding, options)
 
 
@@ -190,14 +225,15 @@ def run_scan(
     result_cache: ResultCache | None = None,
     workers: int | None = None,
     report_dir: Path | None = None,
+    cluster: str | None = None,
 ) -> list[ImageResult]:
     """Scan with a progress bar on a terminal's stderr; JSON Lines are written as each file finishes;
     per-image reports too, when a report folder is given."""
     from fakescope_cli.pipeline import ScanRun, default_workers
 
     count = workers or default_workers(spec)
-    if spec is not None and count > 1 and spec.load.threads is None:
-        from fakescope_cli.engine.native import default_threads
+    if spec is not None and count > 1 and spec.load.threads is None and cluster is None:
+        from fakescope_cli.engine.threads import default_threads
 
         spec = replace(spec, load=replace(spec.load, threads=default_threads(count)))
     writer = _ReportWriter(report_dir, record, options) if report_dir is not None else None
@@ -207,7 +243,9 @@ def run_scan(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        ImagesPerSecond(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=stderr,
         transient=True,
         disable=not show,
@@ -221,7 +259,8 @@ def run_scan(
         label = f"heat map {safe(Path(path).name)}"
         progress.update(crops_task[0], completed=done, total=total, description=label, visible=done < total)
 
-    with progress, domain_errors(), ScanRun(options, spec, result_cache, count, on_crops) as run:
+    with progress, domain_errors(), ScanRun(options, spec, result_cache, count, on_crops, cluster) as run:
+        run.workers_cap = workers
         task = progress.add_task("scanning", total=len(inputs))
         try:
             for result in run.results(inputs):
