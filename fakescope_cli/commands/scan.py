@@ -85,8 +85,8 @@ ClusterOption = Annotated[
     typer.Option(
         "--cluster",
         envvar="FAKESCOPE_CLUSTER",
-        help="Run the analyses on a Ray cluster at this address (ray://HOST:PORT or HOST:PORT; "
-        "'local' starts one here). Workers read the images from the same paths. Also config key 'cluster'.",
+        help="Run the analyses on the Ray cluster whose head is at HOST:PORT ('local' starts one here). "
+        "Workers read the images from the same paths. Also the config key 'cluster'.",
     ),
 ]
 WorkersOption = Annotated[

@@ -318,6 +318,8 @@ class NativeModel:
         units: list[Unit] = []
         parts: list[np.ndarray] = []
         for chunk, chunk_units in plan:
+            if not chunk_units:
+                continue
             units.extend(chunk_units)
             if chunk_units[0].kind == "text":
                 tokens = [int(u.key) for u in chunk_units]  # type: ignore[call-overload]

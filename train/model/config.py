@@ -146,7 +146,17 @@ def load_config(path: Path) -> SFTConfig:
     return config
 
 
-EXPORT_TYPES = ("f32", "f16", "q8_0", "q4_k_m")
+EXPORT_TYPES = (
+    "f32",
+    "f16",
+    "q8_0",
+    "q6_k",
+    "q5_k_m",
+    "q4_k_m",
+    "iq4_nl",
+    "q4_0",
+)  # conversion.export.QUANTS
+PROJECTOR_TYPES = ("f32", "f16", "q8_0")  # conversion.export.MMPROJ_TYPES
 
 
 def _check(config: SFTConfig) -> None:

@@ -11,9 +11,10 @@ RUN=runs/mini-cpu
 OUT=models/fakescope-mini
 SEEN=esrgan-av3-x2,cugan-up2x,ae-tiny
 
-# 1. export: text q4_k_m, projector q8_0, the crops profile and the card written into the GGUF
-$PY -m conversion export $RUN/sft/merged --out $OUT --name fakescope-mini --quant q4_k_m \
-    --mmproj-quant q8_0 --profile train/run/mini/profile.toml --card train/run/mini/card.toml
+# 1. export: text iq4_nl, projector f32 (chosen in train/run/mini/quant-choice.json), the crops
+#    profile and the card written into the GGUF
+$PY -m conversion export $RUN/sft/merged --out $OUT --name fakescope-mini --quant iq4_nl \
+    --mmproj-quant f32 --profile train/run/mini/profile.toml --card train/run/mini/card.toml
 
 # 2. whole test images (5 crops each, as `fakescope scan` judges them), checkpoint and GGUF side
 #    by side, 20 explanations checked against the evidence engine

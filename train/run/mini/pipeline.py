@@ -371,7 +371,7 @@ def stage_export(run: Run) -> dict[str, Any]:
         for p in (result.text, result.mmproj)
     ]
     record = {"text": str(result.text), "mmproj": str(result.mmproj), "quant": export.quant, "files": files}
-    return record | {"mmproj_quant": export.mmproj_quant or "f16"}
+    return record | {"mmproj_quant": export.mmproj_quant or "default"}
 
 
 def stage_eval(run: Run) -> dict[str, Any]:

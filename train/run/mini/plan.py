@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fakescope_cli.errors import ConfigError
-from train.model.config import build_section, read_toml_tables
+from train.model.config import EXPORT_TYPES, PROJECTOR_TYPES, build_section, read_toml_tables
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class ModelSection:
 @dataclass(frozen=True)
 class ExportSection:
     name: str = "fakescope-mini"
-    quant: str = "q4_k_m"  # the text GGUF (q4_k_m + a q8_0 projector fit the 120 MB goal)
-    mmproj_quant: str = "q8_0"  # "" keeps the projector at f16
+    quant: str = "iq4_nl"  # the text GGUF (iq4_nl + an f32 projector fit the 120 MB goal)
+    mmproj_quant: str = "f32"  # "": the converter's default for the architecture
     profile: Path | None = None  # profile TOML (prompts, labels) written into the GGUF
     card: Path | None = None  # model card TOML (caveat, limits) written into the GGUF
 
@@ -130,12 +130,10 @@ def _check(plan: MiniPlan) -> None:
         raise ConfigError(f"{where}: photos.pool {photos.pool} has no sources.json (run photos-pool first)")
     if plan.run.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"{where}: run.device must be auto, cpu or cuda")
-    if plan.export.quant not in ("f32", "f16", "q8_0", "q4_k_m") or plan.export.mmproj_quant not in (
-        "",
-        "q8_0",
-    ):
+    if plan.export.quant not in EXPORT_TYPES or plan.export.mmproj_quant not in ("", *PROJECTOR_TYPES):
         raise ConfigError(
-            f"{where}: export.quant must be f32, f16, q8_0 or q4_k_m; export.mmproj_quant '' or q8_0"
+            f"{where}: export.quant must be one of {', '.join(EXPORT_TYPES)}; "
+            f"export.mmproj_quant '' or one of {', '.join(PROJECTOR_TYPES)}"
         )
     for key in ("profile", "card"):
         value = getattr(plan.export, key)

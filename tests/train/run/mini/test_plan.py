@@ -82,7 +82,7 @@ def test_the_shipped_plan_and_card_load(tmp_path: Path) -> None:
     path.write_text(text.replace('"../../../.carry/pool"', '"pool"'))
     plan = load_plan(path)
     assert set(plan.sft) <= {f.name for f in fields(TrainSection)}
-    assert plan.generators.holdout == "gan-pixelshuffle" and plan.export.quant == "q4_k_m"
+    assert plan.generators.holdout == "gan-pixelshuffle" and plan.export.quant == "iq4_nl"
     card = load_card_toml(shipped / "card.toml")
     assert card.caveat and "never Stable Diffusion" in card.caveat
     assert "never seen a text-to-image generator (Stable Diffusion" in (card.limits or "")
