@@ -45,6 +45,33 @@ def time_scan(images: list[Path], evidence: bool, extra: list[str]) -> dict[str,
     }
 
 
+def time_shares(images: list[Path], model: Path) -> tuple[float, float, float]:
+    """(scan seconds, inside llama.cpp/libmtmd, decoding the images) of an in-process score-only
+    scan after a warm-up image: what is left is Python."""
+    import time
+
+    from fakescope_cli.discovery import InputFile
+    from fakescope_cli.engine.llama_engine import LlamaEngine
+    from fakescope_cli.imageio import load_image
+    from fakescope_cli.models import locate_model
+    from fakescope_cli.scan import ScanOptions, scan_files
+
+    with LlamaEngine(locate_model(model)) as engine:
+        inputs = [InputFile(p) for p in images]
+        list(scan_files(engine, inputs[:1], ScanOptions(evidence=None)))
+        engine.native.reset_timers()
+        started = time.perf_counter()
+        for result in scan_files(engine, inputs, ScanOptions(evidence=None)):
+            if result.error:
+                raise RuntimeError(result.error)
+        wall = time.perf_counter() - started
+        native = engine.native.native_seconds
+    started = time.perf_counter()
+    for path in images:
+        load_image(path)
+    return wall, native, time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, default=Path("bench-out"))
@@ -73,6 +100,12 @@ def main(argv: list[str] | None = None) -> None:
             f"  {name:<24} {row['images']:>3} images  {row['seconds']:>7.2f} s  "
             f"{row['images_per_s']:.2f} images/s  peak RSS {row['peak_rss_mib']:.0f} MiB\n"
         )
+    wall, native, decoding = time_shares(photos, bundled)
+    python = wall - native - decoding
+    sys.stdout.write(
+        f"  in-process, {len(photos)} images: {wall:.2f} s; llama.cpp + libmtmd {native / wall:.0%}, "
+        f"image decoding {decoding / wall:.0%}, Python {python / wall:.0%} (target <= 10%)\n"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
