@@ -30,8 +30,7 @@ def _rate(images: list[Path], workers: int, cluster: str | None) -> tuple[float,
     validate_pair(files)
     spec = ModelSpec(files, LoadOptions(threads=1), "bench")
     started = time.perf_counter()
-    with ScanRun(ScanOptions(evidence=None), spec, None, workers, cluster=cluster) as run:
-        run.workers_cap = workers
+    with ScanRun(ScanOptions(evidence=None), spec, None, workers, cluster=cluster, actors=workers) as run:
         results = run.results(InputFile(p) for p in images)
         next(results)
         first = time.perf_counter()

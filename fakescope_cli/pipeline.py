@@ -224,6 +224,7 @@ class ScanRun:
         workers: int = 1,
         on_crops: CropProgress | None = None,
         cluster: str | None = None,
+        actors: int | None = None,
     ) -> None:
         self.options = options
         self.cluster = cluster  # a Ray address, or "local"; None: this machine's processes
@@ -231,7 +232,7 @@ class ScanRun:
         self.model = model
         self.cache = cache
         self.workers = max(1, workers)
-        self.workers_cap: int | None = None  # --workers given: at most this many cluster actors
+        self.actors = actors  # at most this many cluster actors (--workers given); None: room allows
         self.model_key = model.key if model else "none"
         self.settings = settings_key(options)
         self._engine: ForensicModel | None = None
@@ -341,7 +342,7 @@ class ScanRun:
         if self.cluster is not None:
             from fakescope_cli.cluster import ClusterBackend
 
-            self._actors = ClusterBackend(self.cluster, self.options, self.model, self.workers_cap)
+            self._actors = ClusterBackend(self.cluster, self.options, self.model, self.actors)
             with _DeferredInterrupt() as interrupt:
                 yield from self._ordered(inputs, self._actors, interrupt)
             return

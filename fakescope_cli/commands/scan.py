@@ -259,8 +259,11 @@ def run_scan(
         label = f"heat map {safe(Path(path).name)}"
         progress.update(crops_task[0], completed=done, total=total, description=label, visible=done < total)
 
-    with progress, domain_errors(), ScanRun(options, spec, result_cache, count, on_crops, cluster) as run:
-        run.workers_cap = workers
+    with (
+        progress,
+        domain_errors(),
+        ScanRun(options, spec, result_cache, count, on_crops, cluster, actors=workers) as run,
+    ):
         task = progress.add_task("scanning", total=len(inputs))
         try:
             for result in run.results(inputs):

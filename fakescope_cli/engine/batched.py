@@ -67,17 +67,18 @@ class BatchedScorer:
         """PromptLogits for each prompt, in order; prompts are taken (embedded) as groups fill."""
         native = self.native
         group: list[Embedded] = []
+        used = 0  # KV cells the group holds
         for prompt in prompts:
             need = self.cells(len(prompt[1]))
             if need > native.n_ctx:
                 raise InferenceError(f"prompt needs {need} positions but the context holds {native.n_ctx}")
-            used = sum(self.cells(len(rows)) for _, rows in group)
             if group and (
                 used + need > native.n_ctx or (len(group) + 1) * self.seqs_per_prompt > native.n_seq_max
             ):
                 yield from self._decode(group)
-                group = []
+                group, used = [], 0
             group.append(prompt)
+            used += need
         if group:
             yield from self._decode(group)
 

@@ -70,10 +70,11 @@ class LlamaEngine:
         if self.native.embeddings is None:
             return None
         prefixes = [seq[:-1] for seqs in self.label_tokens.values() for seq in seqs if len(seq) > 1]
-        if max(1, len(set(prefixes))) > self.native.n_seq_max:
-            log.debug("scoring chunk by chunk: more label variants than sequences")
+        try:
+            return BatchedScorer(self.native, prefixes)
+        except InferenceError as exc:  # more label variants than sequences
+            log.debug("scoring chunk by chunk: %s", exc)
             return None
-        return BatchedScorer(self.native, prefixes)
 
     def close(self) -> None:
         self.native.close()
