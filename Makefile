@@ -13,7 +13,7 @@ LLAMA_PATCH   := patches/llama-cpp-python-$(LLAMA_VERSION)-llava-cls-first.patch
 LLAMA_SRC     := build/llama-src
 LLAMA_WHEELS  := build/llama-wheel
 
-.PHONY: run test lint fmt bench clean clean-llama browser mini-carry mini-cpu-deps
+.PHONY: run test lint fmt bench bench-llava7b clean clean-llama browser mini-carry mini-cpu-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,12 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m conversion.bench
 	$(BIN)/python -m conversion.bench_engine
 	$(BIN)/python -m conversion.bench_types
+
+# FakeVLM's shape (LLaVA-1.5-7B) with random weights, converted as `model pull fakevlm` converts it:
+# seconds per image and peak memory on this machine. Not in `bench`: it writes about 31 GB and takes
+# about 15 minutes on 2 cores. `--text-layers N` builds a shallower model and extrapolates by FLOPs.
+bench-llava7b: $(DEV_STAMP)
+	$(BIN)/python -m conversion.bench_llava7b
 
 # FakeScope-mini (train/README.md, "The FakeScope-mini run"): everything the GPU machine needs,
 # fetched here (PyPI and Debian), in folders that each fit the 64 MiB one device call carries:

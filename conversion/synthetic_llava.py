@@ -98,13 +98,72 @@ def train_spm_tokenizer(out_dir: Path, vocab_size: int, seed: int = 0):
     return fast
 
 
-def build_tiny_llava(out_dir: Path, shape: TinyLlavaShape = TinyLlavaShape(), seed: int = 0) -> Path:
-    """Write a random-init ``LlavaForConditionalGeneration`` checkpoint into ``out_dir``."""
+def train_sentencepiece_model(out_dir: Path, vocab_size: int, seed: int = 0):
+    """A real SentencePiece ``tokenizer.model`` trained as Llama's was (BPE, byte fallback, no
+    normalization, spaces kept, digits split), with ``<image>`` added on top as llava-hf adds it;
+    returned as transformers loads it from that file alone."""
+    import io
+
+    import sentencepiece as spm
+    from transformers import AutoTokenizer
+
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(_corpus(seed)),
+        model_writer=buffer,
+        vocab_size=vocab_size - 1,
+        model_type="bpe",
+        byte_fallback=True,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        add_dummy_prefix=True,
+        split_digits=True,
+        character_coverage=1.0,
+        allow_whitespace_only_pieces=True,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        hard_vocab_limit=False,
+        minloglevel=2,
+    )
+    (out_dir / "tokenizer.model").write_bytes(buffer.getvalue())
+    pieces = spm.SentencePieceProcessor(model_proto=buffer.getvalue()).vocab_size()
+    added = {"content": IMAGE_TOKEN, "special": True, "lstrip": False, "rstrip": False, "normalized": False}
+    config = {
+        "tokenizer_class": "LlamaTokenizer",
+        "add_bos_token": True,
+        "add_eos_token": False,
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "pad_token": "<unk>",
+        "legacy": True,
+        "added_tokens_decoder": {str(pieces): {**added, "single_word": False}},
+        "chat_template": CHAT_TEMPLATE,
+    }
+    (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
+    return AutoTokenizer.from_pretrained(out_dir)
+
+
+SPM_ONLY_FILES = ("tokenizer.json",)  # what a SentencePiece-only checkpoint lacks
+
+
+def build_tiny_llava(
+    out_dir: Path, shape: TinyLlavaShape = TinyLlavaShape(), seed: int = 0, sentencepiece_only: bool = False
+) -> Path:
+    """Write a random-init ``LlavaForConditionalGeneration`` checkpoint into ``out_dir``; with
+    ``sentencepiece_only`` its tokenizer is a SentencePiece ``tokenizer.model`` and no
+    ``tokenizer.json``, as older LLaVA and Llama checkpoints ship it."""
     import torch
     from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_spm_tokenizer(out_dir, shape.vocab_size, seed)
+    if sentencepiece_only:
+        tokenizer = train_sentencepiece_model(out_dir, shape.vocab_size, seed)
+        spm_config = (out_dir / "tokenizer_config.json").read_text()
+    else:
+        tokenizer = train_spm_tokenizer(out_dir, shape.vocab_size, seed)
     config = LlavaConfig(
         vision_config={
             "model_type": "clip_vision_model",
@@ -156,6 +215,10 @@ def build_tiny_llava(out_dir: Path, shape: TinyLlavaShape = TinyLlavaShape(), se
         num_additional_image_tokens=1,
     )
     processor.save_pretrained(out_dir)
+    if sentencepiece_only:  # keep the files as a SentencePiece-era checkpoint has them
+        for name in SPM_ONLY_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+        (out_dir / "tokenizer_config.json").write_text(spm_config)
     write_synthetic_card(out_dir)
     (out_dir / "TINY_RANDOM_MODEL.txt").write_text(
         json.dumps({"warning": "random weights; for tests only", "seed": seed})

@@ -72,8 +72,8 @@ def _tokenizer_json(checkpoint: Checkpoint) -> dict[str, Any]:
     path = checkpoint.root / "tokenizer.json"
     if not path.is_file():
         raise ConversionError(
-            f"{checkpoint.root}: no tokenizer.json (the fast tokenizer file; save the tokenizer with "
-            "transformers to create it)"
+            f"{checkpoint.root}: no tokenizer.json and no SentencePiece tokenizer.model (copy the "
+            "tokenizer files of the base model beside the weights)"
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -124,16 +124,40 @@ def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
         types.append(int(kind))
 
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
+    special_ids = special_token_ids(checkpoint.tokenizer_config, tokens)
+    add_bos = bool(checkpoint.tokenizer_config.get("add_bos_token", False))
+    return BpeVocab(tokens, types, merges, pre, special_ids, add_bos)
+
+
+def padded_table(
+    by_id: dict[int, tuple[str, float, int]], vocab_size: int
+) -> tuple[list[str], list[float], list[int]]:
+    """Token texts, scores and types by id, up to the config's vocabulary size; the ids no token
+    has become ``[PADn]`` (unused), as llama.cpp's converter writes them."""
+    tokens: list[str] = []
+    scores: list[float] = []
+    types: list[int] = []
+    for idx in range(max(vocab_size, max(by_id) + 1)):
+        text, score, type_id = by_id.get(idx, (f"[PAD{idx}]", -1e9, int(gguf.TokenType.UNUSED)))
+        tokens.append(text)
+        scores.append(score)
+        types.append(type_id)
+    return tokens, scores, types
+
+
+def special_token_ids(
+    tokenizer_config: dict[str, Any], tokens: list[str], defaults: dict[str, str] | None = None
+) -> dict[str, int]:
+    """The bos/eos/unk/pad ids the tokenizer config names (a string or an AddedToken dict)."""
     index = {text: idx for idx, text in enumerate(tokens)}
     special_ids: dict[str, int] = {}
     for role in ("bos", "eos", "unk", "pad"):
-        value = checkpoint.tokenizer_config.get(f"{role}_token")
+        value = tokenizer_config.get(f"{role}_token", (defaults or {}).get(role))
         if isinstance(value, dict):
             value = value.get("content")
         if isinstance(value, str) and value in index:
             special_ids[role] = index[value]
-    add_bos = bool(checkpoint.tokenizer_config.get("add_bos_token", False))
-    return BpeVocab(tokens, types, merges, pre, special_ids, add_bos)
+    return special_ids
 
 
 def _write_special_ids(writer: gguf.GGUFWriter, special_ids: dict[str, int], add_bos: bool) -> None:
@@ -231,25 +255,10 @@ def read_spm_vocab(checkpoint: Checkpoint, vocab_size: int) -> SpmVocab:
     if unk in model["vocab"]:
         idx = int(model["vocab"][unk])
         by_id[idx] = (unk, 0.0, int(gguf.TokenType.UNKNOWN))
-    size = max(vocab_size, max(by_id) + 1)
-    tokens: list[str] = []
-    scores: list[float] = []
-    types: list[int] = []
-    for idx in range(size):
-        text, score, type_id = by_id.get(idx, (f"[PAD{idx}]", -1e9, int(gguf.TokenType.UNUSED)))
-        tokens.append(text)
-        scores.append(score)
-        types.append(type_id)
-    index = {text: idx for idx, text in enumerate(tokens)}
-    special_ids: dict[str, int] = {}
-    for role in ("bos", "eos", "unk", "pad"):
-        value = checkpoint.tokenizer_config.get(f"{role}_token")
-        if isinstance(value, dict):
-            value = value.get("content")
-        if isinstance(value, str) and value in index:
-            special_ids[role] = index[value]
-    if "unk" not in special_ids and isinstance(unk, str) and unk in index:
-        special_ids["unk"] = index[unk]
+    tokens, scores, types = padded_table(by_id, vocab_size)
+    special_ids = special_token_ids(checkpoint.tokenizer_config, tokens)
+    if "unk" not in special_ids and isinstance(unk, str) and unk in tokens:
+        special_ids["unk"] = tokens.index(unk)
     bos_text = tokens[special_ids["bos"]] if "bos" in special_ids else None
     add_bos = _adds_bos(data, checkpoint.tokenizer_config, bos_text)
     return SpmVocab(tokens, scores, types, special_ids, add_bos, _adds_space_prefix(data))
@@ -269,7 +278,12 @@ def write_spm_vocab(writer: gguf.GGUFWriter, vocab: SpmVocab, chat_template: str
 
 
 def read_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab | SpmVocab:
-    """Whichever of the two supported tokenizer families the checkpoint has."""
+    """Whichever of the supported tokenizer families the checkpoint has: ``tokenizer.json``
+    (byte-level or SentencePiece-style BPE), else a SentencePiece ``tokenizer.model``."""
+    from conversion.vocab_spm import has_spm_only, read_sentencepiece_vocab
+
+    if has_spm_only(checkpoint):
+        return read_sentencepiece_vocab(checkpoint, vocab_size)
     if is_spm_style(_tokenizer_json(checkpoint)):
         return read_spm_vocab(checkpoint, vocab_size)
     return read_bpe_vocab(checkpoint, vocab_size)

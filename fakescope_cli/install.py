@@ -8,8 +8,6 @@ Nothing here runs unless the user asks for it: FakeScope never downloads at run 
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
 import os
 import re
@@ -17,10 +15,11 @@ import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from fakescope_cli.download import Progress, check_url, download, open_url
 from fakescope_cli.errors import ModelFileError
 from fakescope_cli.gguf_header import read_header
 from fakescope_cli.models import MMPROJ_SUFFIX, file_sha256
@@ -29,7 +28,6 @@ MANIFEST_SUFFIX = ".manifest.json"
 MAX_MANIFEST_BYTES = 1 << 20
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,8 @@ class InstalledModel:
     architecture: str
     bytes: int
     has_manifest: bool
+    source: str = "-"
+    caveat: str | None = None
 
 
 def parse_manifest(data: bytes, origin: str) -> Manifest:
@@ -171,77 +171,58 @@ def import_model(sources: Iterable[Path], models_dir: Path) -> list[Path]:
     return installed
 
 
-# -- pull -------------------------------------------------------------------------------------
-Progress = Callable[[str, int, int | None], None]
-
-
-def _check_url(url: str) -> None:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ModelFileError(f"{url}: only http:// and https:// URLs can be pulled")
-
-
-def _open(url: str, start: int = 0, timeout: float = 60.0):
-    request = urllib.request.Request(url, headers={"User-Agent": "fakescope-pull"})
-    if start:
-        request.add_header("Range", f"bytes={start}-")
+def install_export(manifest_path: Path, models_dir: Path) -> list[Path]:
+    """Move a freshly converted model (its manifest and the two GGUFs beside it, on the same disk)
+    into ``models_dir`` after checking each file; all or nothing."""
+    manifest = parse_manifest(manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path))
+    placed: list[Path] = []
     try:
-        return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - scheme checked above
-    except urllib.error.HTTPError as exc:
-        raise ModelFileError(f"{url}: server answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ModelFileError(f"{url}: cannot connect ({reason})") from None
+        for entry in manifest.files:
+            source = manifest_path.parent / entry.file
+            verify_file(source, entry)
+            final = models_dir / entry.file
+            if final.exists():
+                raise ModelFileError(f"{final}: already exists; remove that model first")
+            os.replace(source, final)
+            placed.append(final)
+        final_manifest = models_dir / (manifest.name + MANIFEST_SUFFIX)
+        os.replace(manifest_path, final_manifest)
+        placed.append(final_manifest)
+    except OSError as exc:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        raise ModelFileError(f"cannot move the model into {models_dir} ({exc.strerror or exc})") from None
+    except ModelFileError:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        raise
+    return placed
 
 
-def download(url: str, target: Path, expected_sha256: str, progress: Progress | None = None) -> Path:
-    """Fetch ``url`` into ``target.partial`` (resuming what is there), check the SHA-256, rename."""
-    _check_url(url)
-    partial = target.with_name(target.name + ".partial")
-    start = partial.stat().st_size if partial.is_file() else 0
-    response = _open(url, start)
-    with response:
-        if start and response.status != 206:
-            start = 0  # the server ignored the Range header: start over
-        total = response.headers.get("Content-Length")
-        size = int(total) + start if total and total.isdigit() else None
-        digest = hashlib.sha256()
-        try:
-            if start:
-                with partial.open("rb") as fh:
-                    for block in iter(lambda: fh.read(CHUNK), b""):
-                        digest.update(block)
-            with partial.open("ab" if start else "wb") as out:
-                done = start
-                while block := response.read(CHUNK):
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    if progress:
-                        progress(target.name, done, size)
-        except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
-            have = partial.stat().st_size if partial.exists() else 0
-            raise ModelFileError(
-                f"{url}: download interrupted after {have} bytes ({exc}); run pull again to resume"
-            ) from None
-    if size is not None and partial.stat().st_size != size:
-        raise ModelFileError(
-            f"{url}: download incomplete ({partial.stat().st_size} of {size} bytes); run pull again to resume"
-        )
-    if digest.hexdigest() != expected_sha256:
-        partial.unlink(missing_ok=True)
-        raise ModelFileError(f"{url}: SHA-256 does not match the manifest; the download was discarded")
-    os.replace(partial, target)
-    return target
+def remove_model(name: str, models_dir: Path) -> list[Path]:
+    """Delete model ``name`` (its GGUFs and manifest) from ``models_dir``."""
+    if not _SAFE_NAME.match(name):
+        raise ModelFileError(f"{name!r} is not a model name")
+    files = [models_dir / f"{name}{suffix}" for suffix in (".gguf", MMPROJ_SUFFIX, MANIFEST_SUFFIX)]
+    present = [path for path in files if path.is_file()]
+    if not present:
+        names = ", ".join(m.name for m in list_models(models_dir)) or "none"
+        raise ModelFileError(f"{name}: no such model in {models_dir} (installed: {names})")
+    try:
+        for path in present:
+            path.unlink()
+    except OSError as exc:
+        raise ModelFileError(f"{exc.filename}: cannot remove ({exc.strerror or exc})") from None
+    return present
 
 
 def pull(url: str, models_dir: Path, progress: Progress | None = None) -> list[Path]:
     """Download a model by its manifest URL (``.../NAME.manifest.json``): the manifest, then each
     file it names (relative to the manifest), each checked before it is installed."""
-    _check_url(url)
+    check_url(url)
     if not urllib.parse.urlsplit(url).path.endswith(MANIFEST_SUFFIX):
         raise ModelFileError(f"{url}: pull takes the URL of a {MANIFEST_SUFFIX} written by the converter")
-    with _open(url) as response:
+    with open_url(url) as response:
         data = response.read(MAX_MANIFEST_BYTES + 1)
     if len(data) > MAX_MANIFEST_BYTES:
         raise ModelFileError(f"{url}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
@@ -268,6 +249,31 @@ def pull(url: str, models_dir: Path, progress: Progress | None = None) -> list[P
     return [*fetched, manifest_path]
 
 
+def _source_text(raw: dict[str, object]) -> str:
+    source = raw.get("source")
+    if not isinstance(source, dict):
+        return "-"
+    if isinstance(source.get("repo"), str):
+        commit = str(source.get("commit") or source.get("revision") or "")[:12]
+        return f"hf:{source['repo']}@{commit}" if commit else f"hf:{source['repo']}"
+    if isinstance(source.get("folder"), str):
+        return f"converted from {source['folder']}"
+    return "-"
+
+
+def _caveat(raw: dict[str, object], text: Path) -> str | None:
+    from fakescope_cli.card import card_from_metadata
+
+    card = raw.get("card")
+    if isinstance(card, dict) and isinstance(card.get("caveat"), str):
+        return " ".join(str(card["caveat"]).split()) or None
+    try:
+        found = card_from_metadata(read_header(text).metadata)
+    except (ModelFileError, OSError):
+        return None
+    return found.caveat if found else None
+
+
 def list_models(models_dir: Path) -> list[InstalledModel]:
     """Model pairs in ``models_dir`` (manifest data where one is present; no hashing)."""
     if not models_dir.is_dir():
@@ -280,18 +286,27 @@ def list_models(models_dir: Path) -> list[InstalledModel]:
         mmproj = text.with_name(stem + MMPROJ_SUFFIX)
         manifest_path = text.with_name(stem + MANIFEST_SUFFIX)
         quant = arch = "?"
+        raw: dict[str, object] = {}
         if manifest_path.is_file():
             try:
                 manifest = parse_manifest(
                     manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path)
                 )
-                quant, arch = manifest.quantization, manifest.architecture
+                quant, arch, raw = manifest.quantization, manifest.architecture, manifest.raw
             except (ModelFileError, OSError):
                 pass
         size = text.stat().st_size + (mmproj.stat().st_size if mmproj.is_file() else 0)
         models.append(
             InstalledModel(
-                stem, text, mmproj if mmproj.is_file() else None, quant, arch, size, manifest_path.is_file()
+                stem,
+                text,
+                mmproj if mmproj.is_file() else None,
+                quant,
+                arch,
+                size,
+                manifest_path.is_file(),
+                _source_text(raw),
+                _caveat(raw, text),
             )
         )
     return models

@@ -65,8 +65,22 @@ def _resolve(model: Path, mmproj: Path | None, found_by: str) -> ModelFiles:
         text, partner = pair
         return ModelFiles(text, mmproj.expanduser() if mmproj else partner, found_by)
     if not model.exists():
-        raise ModelFileError(f"{model}: model file not found ({found_by})")
+        installed = _installed_by_name(str(model))
+        if installed is None:
+            raise ModelFileError(f"{model}: model file not found ({found_by})")
+        model, found_by = installed, f"{found_by} {model} (installed in {installed.parent})"
     return ModelFiles(model, mmproj.expanduser() if mmproj else _partner_of(model), found_by)
+
+
+def _installed_by_name(name: str) -> Path | None:
+    """``NAME.gguf`` in a models folder, for a bare name such as ``fakevlm`` (as `model list` shows)."""
+    if not name or "/" in name or "\\" in name or name.endswith(".gguf") or name.startswith("."):
+        return None
+    for folder in paths.models_dirs():
+        candidate = folder / f"{name}.gguf"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def _read_config(path: Path) -> dict[str, object]:

@@ -68,6 +68,10 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
         "FAKESCOPE_CONFIG",
         "FAKESCOPE_MODELS_DIR",
         "FAKESCOPE_DEBUG",
+        "HF_ENDPOINT",  # the hub: only the pull tests point it anywhere (at a loopback server)
+        "HF_TOKEN",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FAKESCOPE_MODELS_DIR", str(home / "no-models-here"))

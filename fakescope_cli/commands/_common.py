@@ -83,7 +83,10 @@ def domain_errors() -> Iterator[None]:
 
 
 ModelOption = Annotated[
-    Path | None, typer.Option("--model", "-m", help="Text GGUF (or a folder holding one model pair).")
+    Path | None,
+    typer.Option(
+        "--model", "-m", help="Text GGUF, a folder holding one model pair, or an installed model's name."
+    ),
 ]
 MmprojOption = Annotated[Path | None, typer.Option("--mmproj", help="Vision projector GGUF (mmproj).")]
 GpuLayersOption = Annotated[

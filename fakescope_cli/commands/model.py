@@ -1,4 +1,4 @@
-"""`fakescope model info|import|list|pull`: describe, install and list model pairs."""
+"""`fakescope model info|import|list|pull|remove`: describe, install, list and remove model pairs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import typer
 from rich.table import Table
 
 from fakescope_cli.card import card_from_metadata
-from fakescope_cli.commands._common import MmprojOption, domain_errors, safe, stderr, stdout, warn
+from fakescope_cli.commands._common import MmprojOption, domain_errors, safe, stdout, warn
+from fakescope_cli.commands.model_pull import list_available, models_dir, pull, remove, tsv_line
 from fakescope_cli.gguf_header import GGUFHeader
 from fakescope_cli.models import file_sha256, locate_model, validate_pair
 from fakescope_cli.profile import profile_from_metadata
@@ -101,12 +102,6 @@ def info(
             stdout.print(f"  limits: {safe(card.limits, keep_newlines=True)}")
 
 
-def _models_dir() -> Path:
-    from fakescope_cli import paths
-
-    return paths.models_dirs()[0]
-
-
 @app.command("import")
 def import_(
     sources: Annotated[
@@ -116,7 +111,7 @@ def import_(
     """Copy converted models into the models folder, checking each file against its manifest."""
     from fakescope_cli.install import import_model
 
-    target = _models_dir()
+    target = models_dir()
     with domain_errors():
         installed = import_model(sources, target)
     for path in installed:
@@ -124,48 +119,51 @@ def import_(
 
 
 @app.command("list")
-def list_() -> None:
-    """Models installed in the models folder."""
+def list_(
+    available: Annotated[
+        bool, typer.Option("--available", help="Show the catalogue of models 'model pull NAME' knows.")
+    ] = False,
+) -> None:
+    """Models installed in the models folder: size, where each came from, and its caveat."""
     from fakescope_cli.install import list_models
 
-    target = _models_dir()
+    if available:
+        list_available()
+        return
+    target = models_dir()
     models = list_models(target)
     if not models:
-        stdout.print(f"no models in {safe(target)}")
+        stdout.print(
+            f"no models in {safe(target)} ('fakescope model list --available' shows what can be pulled)"
+        )
+        return
+    if not stdout.is_terminal:
+        for model in models:
+            tsv_line(
+                model.name,
+                model.quantization,
+                model.architecture,
+                model.bytes,
+                model.source,
+                "mmproj" if model.mmproj else "no-mmproj",
+                model.caveat or "",
+            )
         return
     table = Table(title=f"models in {safe(target)}", title_justify="left", show_edge=False)
-    for column in ("name", "quantization", "architecture", "size", "mmproj", "manifest"):
-        table.add_column(column)
+    for column in ("name", "quantization", "architecture", "size", "source", "mmproj", "caveat"):
+        table.add_column(column, overflow="fold")
     for model in models:
         table.add_row(
             safe(model.name),
             safe(model.quantization),
             safe(model.architecture),
             f"{model.bytes / 2**20:.1f} MiB",
+            safe(model.source),
             "yes" if model.mmproj else "[red]missing[/]",
-            "yes" if model.has_manifest else "no",
+            safe(model.caveat or ""),
         )
     stdout.print(table)
 
 
-@app.command()
-def pull(
-    url: Annotated[str, typer.Argument(help="http(s) URL of a NAME.manifest.json written by the converter.")],
-) -> None:
-    """Download a model (manifest + both GGUFs) with resume and SHA-256 checks. Only runs when asked."""
-    from fakescope_cli.install import pull as pull_model
-
-    target = _models_dir()
-    reported: dict[str, int] = {}
-
-    def progress(name: str, done: int, total: int | None) -> None:
-        step = done // (64 << 20)
-        if reported.get(name) != step:
-            reported[name] = step
-            suffix = f" of {total / 2**20:.0f} MiB" if total else ""
-            stderr.print(f"{safe(name)}: {done / 2**20:.0f} MiB{suffix}")
-
-    with domain_errors():
-        fetched = pull_model(url, target, progress if stderr.is_terminal else None)
-    for path in fetched:
-        stdout.print(f"installed {safe(path)}")
+app.command()(pull)
+app.command()(remove)

@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fakescope_cli.app import app
+from fakescope_cli.download import download
 from fakescope_cli.errors import ModelFileError
-from fakescope_cli.install import download, import_model, list_models, pull
+from fakescope_cli.install import import_model, list_models, pull
 from fakescope_cli.models import file_sha256
 
 runner = CliRunner()

@@ -58,3 +58,20 @@ def test_nothing_found_lists_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="no model found") as info:
         locate_model(environ={})
     assert "--model" in str(info.value) and "FAKESCOPE_MODEL" in str(info.value)
+
+
+def test_an_installed_model_is_named_by_its_name(pairs: dict[str, Path], monkeypatch) -> None:
+    """`--model fakevlm`: the name `model list` shows, when several models share the folder."""
+    from fakescope_cli.errors import ModelFileError
+
+    folder = pairs["folder"]
+    shutil.copy(folder / "folder.gguf", folder / "second.gguf")
+    shutil.copy(folder / "folder.mmproj.gguf", folder / "second.mmproj.gguf")
+    monkeypatch.setenv("FAKESCOPE_MODELS_DIR", str(folder))
+    with pytest.raises(ModelNotFoundError, match="several models"):
+        locate_model(environ={})
+    found = locate_model(Path("second"), environ={})
+    assert (found.text, found.mmproj) == (folder / "second.gguf", folder / "second.mmproj.gguf")
+    assert "installed in" in found.found_by
+    with pytest.raises(ModelFileError, match="not found"):
+        locate_model(Path("third"), environ={})

@@ -1,0 +1,143 @@
+"""Resumable http(s) downloads checked against a digest (``model pull``): only run when asked."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fakescope_cli.errors import ModelFileError
+
+CHUNK = 1 << 20
+
+Progress = Callable[[str, int, int | None], None]
+
+
+def check_url(url: str) -> None:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ModelFileError(f"{url}: only http:// and https:// URLs can be pulled")
+
+
+class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry the Authorization header to another host (a hub sends
+    large files to a CDN)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if (
+            new is not None
+            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
+        ):
+            new.headers.pop("Authorization", None)
+            new.unredirected_hdrs.pop("Authorization", None)
+        return new
+
+
+_OPENER = urllib.request.build_opener(_NoAuthAcrossHosts)
+
+
+def open_url(url: str, start: int = 0, timeout: float = 60.0, headers: dict[str, str] | None = None):
+    request = urllib.request.Request(url, headers={"User-Agent": "fakescope-pull", **(headers or {})})
+    if start:
+        request.add_header("Range", f"bytes={start}-")
+    try:
+        return _OPENER.open(request, timeout=timeout)  # scheme checked by the callers
+    except urllib.error.HTTPError as exc:
+        raise ModelFileError(f"{url}: server answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelFileError(f"{url}: cannot connect ({reason})") from None
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a download must hash to: a SHA-256, or a git blob id (SHA-1 over ``blob SIZE\\0`` and
+    the bytes, what a hub reports for files kept outside Git LFS)."""
+
+    sha256: str | None = None
+    git_oid: str | None = None
+    size: int | None = None
+
+    def hasher(self) -> Any:  # a hashlib object (no public type)
+        if self.sha256:
+            return hashlib.sha256()
+        if self.git_oid and self.size is not None:
+            digest = hashlib.sha1()  # noqa: S324 - git's object id, compared, not trusted for security
+            digest.update(b"blob %d\0" % self.size)
+            return digest
+        raise ModelFileError("nothing to check the download against (no SHA-256 and no git blob id)")
+
+    @property
+    def hexdigest(self) -> str:
+        return (self.sha256 or self.git_oid or "").lower()
+
+
+def download(
+    url: str,
+    target: Path,
+    expected_sha256: str | Expected,
+    progress: Progress | None = None,
+    headers: dict[str, str] | None = None,
+) -> Path:
+    """Fetch ``url`` into ``target.partial`` (resuming what is there), check its digest, rename."""
+    check_url(url)
+    expected = expected_sha256 if isinstance(expected_sha256, Expected) else Expected(sha256=expected_sha256)
+    partial = target.with_name(target.name + ".partial")
+    start = partial.stat().st_size if partial.is_file() else 0
+    if expected.size is not None and start > expected.size:
+        partial.unlink()
+        start = 0
+    digest = expected.hasher()
+    if expected.size is not None and start == expected.size:
+        response = None  # complete already: only the check is left
+    else:
+        response = open_url(url, start, headers=headers)
+    size = expected.size
+    try:
+        if response is not None and start and response.status != 206:
+            start = 0  # the server ignored the Range header: start over
+        if response is not None:
+            total = response.headers.get("Content-Length")
+            size = int(total) + start if total and total.isdigit() else size
+        if start:
+            with partial.open("rb") as fh:
+                for block in iter(lambda: fh.read(CHUNK), b""):
+                    digest.update(block)
+        if response is not None:
+            with partial.open("ab" if start else "wb") as out:
+                done = start
+                while block := response.read(CHUNK):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress:
+                        progress(target.name, done, size)
+    except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
+        have = partial.stat().st_size if partial.exists() else 0
+        raise ModelFileError(
+            f"{url}: download interrupted after {have} bytes ({exc}); run pull again to resume"
+        ) from None
+    finally:
+        if response is not None:
+            response.close()
+    if size is not None and partial.stat().st_size != size:
+        raise ModelFileError(
+            f"{url}: download incomplete ({partial.stat().st_size} of {size} bytes); run pull again to resume"
+        )
+    if digest.hexdigest() != expected.hexdigest:
+        partial.unlink(missing_ok=True)
+        what = "SHA-256" if expected.sha256 else "git blob id"
+        raise ModelFileError(
+            f"{url}: {what} does not match (expected {expected.hexdigest[:16]}...); the download is "
+            "corrupt and was discarded (run pull again)"
+        )
+    os.replace(partial, target)
+    return target

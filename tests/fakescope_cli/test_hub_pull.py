@@ -1,0 +1,243 @@
+"""`fakescope model pull hf:...` and `model pull fakevlm` end to end, against a hub on loopback.
+
+The hub (tests/hub_server.py) serves checkpoints built here: a tiny Idefics3 with its own
+tokenizer, and a tiny LLaVA laid out as FakeVLM is, under the catalogue's repository names: the
+weights repository without tokenizer or processor files, which come from the base model's
+repository, where the tokenizer is a SentencePiece ``tokenizer.model`` only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fakescope_cli.app import app
+from fakescope_cli.hub import TOKENIZER_FILES
+from tests.conftest import write_test_image
+from tests.hub_server import HubState, Repo, fake_hub
+
+pytest.importorskip("torch")
+runner = CliRunner()
+FAKEVLM_REPO = "lingcco/fakeVLM"
+BASE_REPO = "llava-hf/llava-1.5-7b-hf"
+
+
+@pytest.fixture(scope="module")
+def llava_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from conversion.synthetic_llava import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("hub-llava") / "tiny-llava", sentencepiece_only=True)
+
+
+@pytest.fixture()
+def hub(tiny_checkpoint: Path, llava_folder: Path) -> Iterator[tuple[str, HubState]]:
+    tokenizer_side = set(TOKENIZER_FILES) | {"chat_template.jinja"}
+    weights_side = tuple(sorted(tokenizer_side))
+    base = Repo.from_folder(llava_folder, aliases=("main", "a272c74"))
+    # The base repository also holds weights of its own, which a pull must not fetch.
+    base.files = {n: d for n, d in base.files.items() if n in tokenizer_side or n == "config.json"}
+    base.files["model-00001-of-00003.safetensors"] = b"\0" * 4096
+    state = HubState(
+        repos={
+            "test/tiny-idefics3": Repo.from_folder(tiny_checkpoint),
+            FAKEVLM_REPO: Repo.from_folder(llava_folder, skip=weights_side),
+            BASE_REPO: base,
+        }
+    )
+    with fake_hub(state) as url:
+        yield url, state
+
+
+def _env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"HF_ENDPOINT": url, "FAKESCOPE_MODELS_DIR": str(tmp_path / "models"), **extra}
+
+
+def _manifest(tmp_path: Path, name: str) -> dict:
+    return json.loads((tmp_path / "models" / f"{name}.manifest.json").read_text())
+
+
+def test_catalogue_pull_converts_fakevlm_with_the_base_models_tokenizer(hub, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path)
+    result = runner.invoke(app, ["model", "pull", "fakevlm", "--yes", "--quant", "q8_0"], env=env)
+    assert result.exit_code == 0, result.output
+    models = tmp_path / "models"
+    assert sorted(p.name for p in models.iterdir()) == [
+        "fakevlm.gguf",
+        "fakevlm.manifest.json",
+        "fakevlm.mmproj.gguf",
+    ]  # the staging folder is gone
+    manifest = _manifest(tmp_path, "fakevlm")
+    weights = state.repos[FAKEVLM_REPO]
+    assert manifest["source"]["repo"] == FAKEVLM_REPO and manifest["source"]["commit"] == weights.commit
+    assert manifest["source"]["revision"] == "main" and manifest["catalogue"] == "fakevlm"
+    assert set(manifest["source"]["files"]) == set(weights.files) - {"TINY_RANDOM_MODEL.txt"}  # not needed
+    tokenizer = manifest["tokenizer_source"]
+    assert (tokenizer["repo"], tokenizer["revision"]) == (BASE_REPO, "a272c74")
+    assert "tokenizer.model" in tokenizer["files"] and "config.json" not in tokenizer["files"]
+    assert manifest["profile"]["name"] == "fakevlm" and manifest["quantization"] == "q8_0"
+    assert manifest["card"]["caveat"].startswith("FakeVLM was trained on FakeClue")
+    from_base = {path.rsplit("/", 1)[1] for path in state.downloads() if path.startswith(f"/{BASE_REPO}/")}
+    assert from_base == {"tokenizer.model", "tokenizer_config.json", "processor_config.json"}  # no weights
+
+    image = write_test_image(tmp_path / "photo.png", size=(48, 40), seed=2)
+    scan = runner.invoke(app, ["scan", str(image), "--json"], env=env)
+    assert scan.exit_code in (0, 1), scan.output
+    report = json.loads(scan.stdout)
+    [item] = report["results"]
+    assert 0.0 < item["p_fake"] < 1.0
+    assert report["model"]["caveat"].startswith("FakeVLM was trained on FakeClue")  # in every report
+
+
+def test_hf_pull_installs_scans_lists_and_removes(hub, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path, HF_TOKEN="hf_test_token")
+    result = runner.invoke(
+        app, ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "Bearer hf_test_token" in set(state.authorization)
+    commit = state.repos["test/tiny-idefics3"].commit
+    listing = runner.invoke(app, ["model", "list"], env=env)
+    assert listing.exit_code == 0
+    [line] = listing.stdout.splitlines()
+    name, quant, arch, size, source, mmproj, caveat = line.split("\t")
+    assert (name, quant, source, mmproj) == (
+        "tiny-idefics3",
+        "q8_0",
+        f"hf:test/tiny-idefics3@{commit[:12]}",
+        "mmproj",
+    )
+    assert caveat == "random weights: a test model, not a detector"  # the checkpoint's own card
+    image = write_test_image(tmp_path / "a.png", seed=1)
+    scan = runner.invoke(app, ["scan", str(image), "--json"], env=env)
+    assert scan.exit_code in (0, 1), scan.output
+
+    refused = runner.invoke(app, ["model", "remove", "tiny-idefics3"], env=env)
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert (tmp_path / "models" / "tiny-idefics3.gguf").is_file()
+    removed = runner.invoke(app, ["model", "remove", "tiny-idefics3", "--yes"], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert not list((tmp_path / "models").glob("tiny-idefics3*"))
+    again = runner.invoke(app, ["model", "remove", "tiny-idefics3", "--yes"], env=env)
+    assert again.exit_code == 2 and "no such model" in again.stderr
+
+
+def test_an_interrupted_download_resumes_and_nothing_is_installed_meanwhile(hub, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path)
+    state.cut_after["model.safetensors"] = 20_000
+    args = ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"]
+    first = runner.invoke(app, args, env=env)
+    assert first.exit_code == 2
+    assert "run pull again to resume" in first.stderr and len(first.stderr.strip().splitlines()) >= 1
+    assert "Traceback" not in first.output
+    models = tmp_path / "models"
+    assert not list(models.glob("*.gguf")) and not list(models.glob("*.manifest.json"))
+    [partial] = models.glob(".pulls/*/checkpoint/model.safetensors.partial")
+    assert partial.stat().st_size == 20_000
+    second = runner.invoke(app, args, env=env)
+    assert second.exit_code == 0, second.output
+    assert "already here from an earlier try" in second.stderr
+    ranges = [
+        r for method, path, r in state.requests if path.endswith("/model.safetensors") and method == "GET"
+    ]
+    assert ranges[-1] == "bytes=20000-"
+    assert (models / "tiny-idefics3.gguf").is_file() and not (models / ".pulls").exists()
+
+
+@pytest.mark.parametrize("broken", ["model.safetensors", "config.json"])  # an LFS file, a git blob
+def test_a_corrupted_file_is_caught_by_its_digest(hub, tmp_path: Path, broken: str) -> None:
+    url, state = hub
+    state.corrupt.add(broken)
+    result = runner.invoke(app, ["model", "pull", "hf:test/tiny-idefics3", "--yes"], env=_env(url, tmp_path))
+    assert result.exit_code == 2
+    kind = "SHA-256" if broken.endswith(".safetensors") else "git blob id"
+    assert f"{kind} does not match" in result.stderr and broken in result.stderr
+    models = tmp_path / "models"
+    assert not list(models.glob("*.gguf"))
+    assert not list(models.glob(f".pulls/*/checkpoint/{broken}*"))  # discarded, to be fetched afresh
+
+
+def test_without_yes_and_without_a_terminal_nothing_is_downloaded(hub, tmp_path: Path) -> None:
+    url, state = hub
+    result = runner.invoke(app, ["model", "pull", "hf:test/tiny-idefics3"], env=_env(url, tmp_path))
+    assert result.exit_code == 2 and "pass --yes" in result.stderr
+    assert "download:" in result.stderr  # what it would have fetched was said first
+    assert state.downloads() == []
+    assert not (tmp_path / "models").exists() or not list((tmp_path / "models").glob("*.gguf"))
+
+
+def test_no_request_reaches_the_hub_unless_pulling(hub, tiny_gguf, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path)
+    image = write_test_image(tmp_path / "a.png", seed=3)
+    text, mmproj = tiny_gguf
+    for args in (
+        ["scan", str(image), "--model", str(text), "--mmproj", str(mmproj)],
+        ["evidence", str(image)],
+        ["model", "list"],
+        ["model", "list", "--available"],
+        ["model", "info", str(text), "--mmproj", str(mmproj)],
+    ):
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code in (0, 1), (args, result.output)
+    assert state.requests == []
+
+
+def test_offline_flag_and_bad_sources_give_one_line(hub, tmp_path: Path) -> None:
+    url, state = hub
+    cases = [
+        (["hf:test/tiny-idefics3"], {"HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
+        (["hf:test/absent"], {}, "no such repository"),
+        (["hf:test/tiny-idefics3@v9"], {}, "no revision 'v9'"),
+        (["hf:not a repo"], {}, "not a hub repository"),
+        (["no-such-model"], {}, "not in the catalogue"),
+    ]
+    for args, extra, message in cases:
+        before = len(state.requests)
+        result = runner.invoke(app, ["model", "pull", *args, "--yes"], env=_env(url, tmp_path, **extra))
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        if extra or "not" in message:
+            assert len(state.requests) == before  # refused before asking the hub
+    unreachable = runner.invoke(
+        app, ["model", "pull", "hf:test/tiny-idefics3", "--yes"], env=_env("http://127.0.0.1:9", tmp_path)
+    )
+    assert unreachable.exit_code == 2 and "cannot reach" in unreachable.stderr
+
+
+def test_refusals_before_downloading(hub, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path)
+    state.claimed_size["model.safetensors"] = 10**15
+    full = runner.invoke(app, ["model", "pull", "hf:test/tiny-idefics3", "--yes"], env=env)
+    assert full.exit_code == 2 and "not enough disk space" in full.stderr
+    state.claimed_size.clear()
+    state.repos["test/pickled"] = Repo({"config.json": b"{}", "pytorch_model.bin": b"\0" * 64}, "a" * 40)
+    pickled = runner.invoke(app, ["model", "pull", "hf:test/pickled", "--yes"], env=env)
+    assert pickled.exit_code == 2 and "pickled weights" in pickled.stderr
+    weights_only = runner.invoke(app, ["model", "pull", f"hf:{FAKEVLM_REPO}", "--yes"], env=env)
+    assert weights_only.exit_code == 2 and "--tokenizer-from" in weights_only.stderr
+    assert state.downloads() == []
+
+
+def test_a_failed_conversion_installs_nothing_and_keeps_the_download(
+    hub, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    url, state = hub
+    broken = Repo.from_folder(tiny_checkpoint)
+    config = json.loads(broken.files["config.json"])
+    config["architectures"] = ["MysteryForConditionalGeneration"]
+    broken.files["config.json"] = json.dumps(config).encode()
+    state.repos["test/mystery"] = broken
+    result = runner.invoke(app, ["model", "pull", "hf:test/mystery", "--yes"], env=_env(url, tmp_path))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "MysteryForConditionalGeneration" in result.stderr
+    models = tmp_path / "models"
+    assert not list(models.glob("*.gguf")) and not list(models.glob("*.manifest.json"))
+    assert (models / ".pulls" / "mystery" / "checkpoint" / "model.safetensors").is_file()
