@@ -94,7 +94,7 @@ bench: $(DEV_STAMP)
 
 # FakeVLM's shape (LLaVA-1.5-7B) with random weights, converted as `model pull fakevlm` converts it:
 # seconds per image and peak memory on this machine. Not in `bench`: it writes about 31 GB and takes
-# about 15 minutes on 2 cores. `--text-layers N` builds a shallower model and extrapolates by FLOPs.
+# about 12 minutes on 2 cores. `--text-layers N` builds a shallower model and extrapolates by FLOPs.
 bench-llava7b: $(DEV_STAMP)
 	$(BIN)/python -m conversion.bench_llava7b
 

@@ -51,6 +51,7 @@ class SpmModel:
     normalizer: str = "nmt_nfkc"
     add_dummy_prefix: bool = True
     remove_extra_whitespaces: bool = True
+    charsmap: bool = False  # a precompiled normalization map is present
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -115,6 +116,8 @@ def parse_spm_model(data: bytes) -> SpmModel:
             for sub, sub_wire, sub_value in _fields(value):
                 if sub == 1 and sub_wire == 2:
                     model.normalizer = sub_value.decode("utf-8", "replace")
+                elif sub == 2 and sub_wire == 2:
+                    model.charsmap = len(sub_value) > 0
                 elif sub == 3 and sub_wire == 0:
                     model.add_dummy_prefix = bool(sub_value)
                 elif sub == 4 and sub_wire == 0:
@@ -146,6 +149,8 @@ def _read_model(checkpoint: Checkpoint) -> SpmModel:
         problems.append("it is not a BPE model (Llama's is)")
     if model.normalizer not in ("identity", ""):
         problems.append(f"it normalizes text with {model.normalizer!r}, which llama.cpp does not apply")
+    elif model.charsmap:
+        problems.append("it carries a character normalization map, which llama.cpp does not apply")
     if model.remove_extra_whitespaces:
         problems.append("it folds runs of spaces, which llama.cpp does not")
     if problems:
@@ -183,7 +188,12 @@ def read_sentencepiece_vocab(checkpoint: Checkpoint, vocab_size: int):
 
     model = _read_model(checkpoint)
     by_id: dict[int, tuple[str, float, int]] = dict(enumerate(model.pieces))
+    limit = max(vocab_size, len(model.pieces))
     for idx, (text, special) in _added_tokens(checkpoint).items():
+        if not 0 <= idx < limit:
+            raise ConversionError(
+                f"{checkpoint.root}: added token {text!r} claims id {idx}, outside the vocabulary of {limit}"
+            )
         if idx < len(model.pieces):
             if model.pieces[idx][0] != text:
                 raise ConversionError(

@@ -27,15 +27,15 @@ def check_url(url: str) -> None:
 
 
 class _NoAuthAcrossHosts(urllib.request.HTTPRedirectHandler):
-    """Follow redirects, but never carry the Authorization header to another host (a hub sends
-    large files to a CDN)."""
+    """Follow redirects to http(s) only, and never carry the Authorization header to another host
+    or from https to http (a hub sends large files to a CDN)."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old, new_url = urllib.parse.urlsplit(req.full_url), urllib.parse.urlsplit(newurl)
+        if new_url.scheme.lower() not in ("http", "https"):
+            raise urllib.error.HTTPError(newurl, code, "redirect to a non-http(s) URL refused", headers, fp)
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if (
-            new is not None
-            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
-        ):
+        if new is not None and (new_url.netloc != old.netloc or new_url.scheme != old.scheme):
             new.headers.pop("Authorization", None)
             new.unredirected_hdrs.pop("Authorization", None)
         return new
@@ -96,7 +96,7 @@ def download(
         partial.unlink()
         start = 0
     digest = expected.hasher()
-    if expected.size is not None and start == expected.size:
+    if expected.size is not None and start == expected.size and partial.is_file():
         response = None  # complete already: only the check is left
     else:
         response = open_url(url, start, headers=headers)
@@ -104,9 +104,9 @@ def download(
     try:
         if response is not None and start and response.status != 206:
             start = 0  # the server ignored the Range header: start over
-        if response is not None:
+        if response is not None and size is None:
             total = response.headers.get("Content-Length")
-            size = int(total) + start if total and total.isdigit() else size
+            size = int(total) + start if total and total.isdigit() else None
         if start:
             with partial.open("rb") as fh:
                 for block in iter(lambda: fh.read(CHUNK), b""):
@@ -115,11 +115,18 @@ def download(
             with partial.open("ab" if start else "wb") as out:
                 done = start
                 while block := response.read(CHUNK):
+                    done += len(block)
+                    if expected.size is not None and done > expected.size:
+                        raise _TooLong(done)
                     out.write(block)
                     digest.update(block)
-                    done += len(block)
                     if progress:
                         progress(target.name, done, size)
+    except _TooLong:
+        partial.unlink(missing_ok=True)
+        raise ModelFileError(
+            f"{url}: the server sent more than the {expected.size} bytes listed for it; discarded"
+        ) from None
     except (OSError, urllib.error.URLError, http.client.HTTPException) as exc:
         have = partial.stat().st_size if partial.exists() else 0
         raise ModelFileError(
@@ -128,10 +135,9 @@ def download(
     finally:
         if response is not None:
             response.close()
-    if size is not None and partial.stat().st_size != size:
-        raise ModelFileError(
-            f"{url}: download incomplete ({partial.stat().st_size} of {size} bytes); run pull again to resume"
-        )
+    have = partial.stat().st_size if partial.is_file() else 0
+    if size is not None and have != size:
+        raise ModelFileError(f"{url}: download incomplete ({have} of {size} bytes); run pull again to resume")
     if digest.hexdigest() != expected.hexdigest:
         partial.unlink(missing_ok=True)
         what = "SHA-256" if expected.sha256 else "git blob id"
@@ -139,5 +145,14 @@ def download(
             f"{url}: {what} does not match (expected {expected.hexdigest[:16]}...); the download is "
             "corrupt and was discarded (run pull again)"
         )
-    os.replace(partial, target)
+    try:
+        os.replace(partial, target)
+    except OSError as exc:
+        raise ModelFileError(
+            f"{target}: cannot move the download into place ({exc.strerror or exc})"
+        ) from None
     return target
+
+
+class _TooLong(Exception):
+    """More bytes arrived than the listing promised."""

@@ -10,6 +10,7 @@ nothing installed and keeps what it downloaded, so the same command resumes it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -53,6 +54,9 @@ BITS_PER_WEIGHT = {
     "q4_0": 4.5,
 }
 _NAME = re.compile(r"[^a-z0-9._+-]+")
+# What conversion + quantization streamed on the 2-core development machine: FakeVLM's shape,
+# 14.1 GB of bf16/f16 weights to q4_k_m in 351 s (`make bench-llava7b`). For the time estimate only.
+CONVERT_BYTES_PER_S = 40e6
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,10 @@ class PullPlan:
 
     @property
     def installed_bytes(self) -> int:
-        """About what stays installed: weights at the text type's bits (16-bit sources assumed)."""
+        """About what stays installed: the catalogue's measured figure at its own type, else the
+        weights at the text type's bits (16-bit sources assumed)."""
+        if self.entry is not None and self.quant == self.entry.quant:
+            return self.entry.installed_bytes
         return int(self.weight_bytes * BITS_PER_WEIGHT[self.quant] / 16)
 
     @property
@@ -185,26 +192,46 @@ def plan_pull(
         0,
         entry,
     )
-    staged = plan.staging / "checkpoint"
-    _forget_other_commits(plan)
-    return PullPlan(**{**plan.__dict__, "have_bytes": already_downloaded(list(files), staged)})
+    resumable = already_downloaded(list(files), plan.staging / "checkpoint") if _same_commits(plan) else 0
+    return dataclasses.replace(plan, have_bytes=resumable)
 
 
 def _state_path(plan: PullPlan) -> Path:
     return plan.staging / "pull.json"
 
 
-def _forget_other_commits(plan: PullPlan) -> None:
-    """A pull left for another commit of the repository cannot be resumed: start afresh."""
-    state = _state_path(plan)
-    if not state.is_file():
-        return
+def _commits(plan: PullPlan) -> dict[str, str]:
+    commits = {plan.source.ref.repo: plan.source.commit}
+    if plan.extra is not None:
+        commits[plan.extra.ref.repo] = plan.extra.commit
+    return commits
+
+
+def _same_commits(plan: PullPlan) -> bool:
+    """Whether what ``plan.staging`` holds was started for the same commits."""
     try:
-        old = json.loads(state.read_text(encoding="utf-8"))
+        return bool(json.loads(_state_path(plan).read_text(encoding="utf-8")) == _commits(plan))
     except (OSError, json.JSONDecodeError):
-        old = {}
-    if old.get("commit") != plan.source.commit or old.get("repo") != plan.source.ref.repo:
-        shutil.rmtree(plan.staging, ignore_errors=True)
+        return False
+
+
+def _prepare_staging(plan: PullPlan) -> Path:
+    """The checkpoint folder for this pull: files no longer in the plan are deleted, and a partial
+    download left for other commits is dropped (whole files are kept: :func:`fetch` checks each
+    against its digest and fetches again what does not match)."""
+    checkpoint = plan.staging / "checkpoint"
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    same = _same_commits(plan)
+    wanted = {f.name for f in plan.files}
+    for path in checkpoint.iterdir():
+        keep = path.name in wanted or (same and path.name.endswith(".partial") and path.name[:-8] in wanted)
+        if not keep:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+    _state_path(plan).write_text(json.dumps(_commits(plan)), encoding="utf-8")
+    return checkpoint
 
 
 def _record(snap: RepoSnapshot, files: list[RemoteFile]) -> dict[str, object]:
@@ -244,14 +271,28 @@ def run_pull(
 ) -> PullResult:
     """Download, convert, quantize, check and install what ``plan`` describes."""
     check_disk(plan)
-    checkpoint = plan.staging / "checkpoint"
+    try:
+        return _run(plan, progress, stage, keep, mmproj_quant)
+    except OSError as exc:  # the models folder read-only, full, or vanished
+        where = exc.filename or plan.staging
+        raise ModelFileError(f"{where}: {exc.strerror or exc}; nothing was installed") from None
+
+
+def _run(
+    plan: PullPlan,
+    progress: Progress | None,
+    stage: Callable[[str], None],
+    keep: bool,
+    mmproj_quant: str | None,
+) -> PullResult:
+    checkpoint = _prepare_staging(plan)
     out = plan.staging / "export"
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    _state_path(plan).write_text(
-        json.dumps({"repo": plan.source.ref.repo, "commit": plan.source.commit}), encoding="utf-8"
-    )
     fetch(list(plan.files), checkpoint, progress)
-    stage(f"converting with the {plan.profile or 'default'} profile, text model to {plan.quant}")
+    minutes = max(1, round(plan.weight_bytes / CONVERT_BYTES_PER_S / 60))
+    stage(
+        f"converting with the {plan.profile or 'default'} profile, text model to {plan.quant} "
+        f"(about {minutes} min on 2 cores)"
+    )
     shutil.rmtree(out, ignore_errors=True)
     try:
         result = _convert(plan, checkpoint, out, mmproj_quant)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakescope_cli.download import Progress, check_url, download, open_url
+from fakescope_cli.download import Expected, Progress, check_url, download, open_url
 from fakescope_cli.errors import ModelFileError
 from fakescope_cli.gguf_header import read_header
 from fakescope_cli.models import MMPROJ_SUFFIX, file_sha256
@@ -173,41 +173,37 @@ def import_model(sources: Iterable[Path], models_dir: Path) -> list[Path]:
 
 def install_export(manifest_path: Path, models_dir: Path) -> list[Path]:
     """Move a freshly converted model (its manifest and the two GGUFs beside it, on the same disk)
-    into ``models_dir`` after checking each file; all or nothing."""
+    into ``models_dir``: every file checked and every target free first, then renamed."""
     manifest = parse_manifest(manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path))
+    moves = [(manifest_path.parent / e.file, models_dir / e.file) for e in manifest.files]
+    moves.append((manifest_path, models_dir / (manifest.name + MANIFEST_SUFFIX)))
+    for entry, (source, _) in zip(manifest.files, moves, strict=False):
+        verify_file(source, entry)
+    for _, final in moves:
+        if final.exists():
+            raise ModelFileError(f"{final}: already exists; remove that model first")
     placed: list[Path] = []
     try:
-        for entry in manifest.files:
-            source = manifest_path.parent / entry.file
-            verify_file(source, entry)
-            final = models_dir / entry.file
-            if final.exists():
-                raise ModelFileError(f"{final}: already exists; remove that model first")
+        for source, final in moves:
             os.replace(source, final)
             placed.append(final)
-        final_manifest = models_dir / (manifest.name + MANIFEST_SUFFIX)
-        os.replace(manifest_path, final_manifest)
-        placed.append(final_manifest)
     except OSError as exc:
         for path in placed:
             path.unlink(missing_ok=True)
         raise ModelFileError(f"cannot move the model into {models_dir} ({exc.strerror or exc})") from None
-    except ModelFileError:
-        for path in placed:
-            path.unlink(missing_ok=True)
-        raise
     return placed
 
 
 def remove_model(name: str, models_dir: Path) -> list[Path]:
-    """Delete model ``name`` (its GGUFs and manifest) from ``models_dir``."""
-    if not _SAFE_NAME.match(name):
-        raise ModelFileError(f"{name!r} is not a model name")
-    files = [models_dir / f"{name}{suffix}" for suffix in (".gguf", MMPROJ_SUFFIX, MANIFEST_SUFFIX)]
-    present = [path for path in files if path.is_file()]
-    if not present:
-        names = ", ".join(m.name for m in list_models(models_dir)) or "none"
+    """Delete installed model ``name`` (its GGUFs and manifest) from ``models_dir``; only a name
+    `model list` shows, never a projector or another file on its own."""
+    installed = {m.name: m for m in list_models(models_dir)}
+    model = installed.get(name)
+    if model is None:
+        names = ", ".join(installed) or "none"
         raise ModelFileError(f"{name}: no such model in {models_dir} (installed: {names})")
+    files = [model.text, models_dir / f"{name}{MMPROJ_SUFFIX}", models_dir / f"{name}{MANIFEST_SUFFIX}"]
+    present = [path for path in files if path.is_file()]
     try:
         for path in present:
             path.unlink()
@@ -235,7 +231,8 @@ def pull(url: str, models_dir: Path, progress: Progress | None = None) -> list[P
             fetched.append(final)
             continue
         staging = models_dir / (entry.file + ".download")
-        download(urllib.parse.urljoin(url, urllib.parse.quote(entry.file)), staging, entry.sha256, progress)
+        source = urllib.parse.urljoin(url, urllib.parse.quote(entry.file))
+        download(source, staging, Expected(sha256=entry.sha256, size=entry.size), progress)
         try:
             verify_file(staging, entry)
             os.replace(staging, final)

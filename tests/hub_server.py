@@ -45,6 +45,9 @@ class HubState:
     cut_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent before hanging up (once)
     corrupt: set[str] = field(default_factory=set)
     claimed_size: dict[str, int] = field(default_factory=dict)  # file -> size the listing claims
+    extra_bytes: dict[str, bytes] = field(default_factory=dict)  # file -> bytes sent beyond its end
+    ignore_range: bool = False  # answer every Range request with the whole file (200)
+    redirect_to: str | None = None  # send LFS files there (as the hub sends them to its CDN)
 
     def downloads(self) -> list[str]:
         return [path for method, path, _ in self.requests if "/resolve/" in path and method == "GET"]
@@ -123,18 +126,24 @@ def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
             self._send(404, b"{}")
 
         def _file(self, repo: Repo, name: str) -> None:
+            if state.redirect_to and name.endswith(LFS_SUFFIXES):
+                self._send(
+                    302, b"", {"Location": state.redirect_to + self.path, "X-Repo-Commit": repo.commit}
+                )
+                return
             data = repo.files[name]
             if name in state.corrupt:
                 data = data[:-1] + bytes([data[-1] ^ 0xFF])
+            data += state.extra_bytes.get(name, b"")
             start = 0
             spec = self.headers.get("Range")
-            if spec and spec.startswith("bytes=") and spec.endswith("-"):
+            if spec and spec.startswith("bytes=") and spec.endswith("-") and not state.ignore_range:
                 start = int(spec[len("bytes=") : -1])
             body = data[start:]
             self.send_response(206 if start else 200)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Repo-Commit", repo.commit)
-            self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+            self.send_header("ETag", f'"{hashlib.sha256(repo.files[name]).hexdigest()}"')
             if start:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.end_headers()

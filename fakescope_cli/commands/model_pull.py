@@ -12,7 +12,10 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    SpinnerColumn,
+    TaskID,
     TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
@@ -130,35 +133,59 @@ def pull(
     with domain_errors():
         check_disk(plan)
     _confirm(f"Download {_gb(plan.to_fetch_bytes)} and convert?", yes, f"download {_gb(plan.to_fetch_bytes)}")
-    with (
-        Progress(
+    with _PullDisplay(plan.download_bytes) as display, domain_errors():
+        stderr.print(f"downloading into {safe(plan.staging)}")
+        result = run_pull(plan, progress=display.progress, stage=display.stage, keep=keep)
+    for path in result.installed:
+        stdout.print(f"installed {safe(path)}")
+    if result.kept is not None:
+        stdout.print(f"kept the downloaded checkpoint in {safe(result.kept)}")
+
+
+class _PullDisplay:
+    """On a terminal: a byte bar (speed, time left) while downloading, then a spinner with the
+    elapsed time for each step that has no byte count (converting, checking). Elsewhere: lines."""
+
+    def __init__(self, total_bytes: int):
+        self.enabled = stderr.is_terminal
+        self.bytes = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
             console=stderr,
-            disable=not stderr.is_terminal,
+            disable=not self.enabled,
             transient=True,
-        ) as bar,
-        domain_errors(),
-    ):
-        task = bar.add_task("download", total=plan.download_bytes, completed=0)
-        done: dict[str, int] = {}
+        )
+        self.steps = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr,
+            disable=not self.enabled, transient=True,
+        )  # fmt: skip
+        self.task = self.bytes.add_task("download", total=total_bytes)
+        self.done: dict[str, int] = {}
+        self.step: TaskID | None = None
 
-        def progress(file_name: str, got: int, _total: int | None) -> None:
-            done[file_name] = got
-            bar.update(task, completed=sum(done.values()), description=safe(file_name))
+    def __enter__(self) -> _PullDisplay:
+        self.bytes.start()
+        return self
 
-        def stage(message: str) -> None:
-            stderr.print(safe(message))
+    def __exit__(self, *exc: object) -> None:
+        self.bytes.stop()
+        self.steps.stop()
 
-        stderr.print(f"downloading into {safe(plan.staging)}")
-        result = run_pull(plan, progress=progress, stage=stage, keep=keep)
-    for path in result.installed:
-        stdout.print(f"installed {safe(path)}")
-    if result.kept is not None:
-        stdout.print(f"kept the downloaded checkpoint in {safe(result.kept)}")
+    def progress(self, file_name: str, got: int, _total: int | None) -> None:
+        self.done[file_name] = got
+        self.bytes.update(self.task, completed=sum(self.done.values()), description=safe(file_name))
+
+    def stage(self, message: str) -> None:
+        self.bytes.stop()
+        stderr.print(safe(message))
+        if self.step is not None:
+            self.steps.update(self.step, visible=False)
+        else:
+            self.steps.start()
+        self.step = self.steps.add_task(safe(message.split(" (")[0]), total=None)
 
 
 def _pull_manifest(url: str) -> None:
@@ -189,9 +216,11 @@ def remove(
 
     target = models_dir()
     installed = {m.name: m for m in list_models(target)}
-    if name in installed:
-        model = installed[name]
-        _confirm(f"Delete {name} ({_gb(model.bytes)}) from {target}?", yes, f"delete {name}")
+    with domain_errors():
+        if name not in installed:
+            remove_model(name, target)  # raises: names what is installed
+    model = installed[name]
+    _confirm(f"Delete {name} ({_gb(model.bytes)}) from {target}?", yes, f"delete {name}")
     with domain_errors():
         removed = remove_model(name, target)
     for path in removed:

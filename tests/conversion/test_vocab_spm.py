@@ -68,6 +68,28 @@ def test_the_model_file_is_read_without_protobuf(spm_llava: Path) -> None:
         assert piece == reference.id_to_piece(idx)
         assert score == pytest.approx(reference.get_score(idx))
     assert (model.model_type, model.normalizer, model.add_dummy_prefix) == (2, "identity", True)
+    assert not model.remove_extra_whitespaces and not model.charsmap
+    import gguf
+
+    kinds = [kind for _, _, kind in model.pieces]
+    assert kinds[:4] == [
+        gguf.TokenType.UNKNOWN,
+        gguf.TokenType.CONTROL,
+        gguf.TokenType.CONTROL,
+        gguf.TokenType.BYTE,
+    ]
+    assert kinds.count(gguf.TokenType.BYTE) == 256
+
+
+def test_an_added_token_outside_the_vocabulary_is_refused(spm_llava: Path, tmp_path: Path) -> None:
+    """A hostile id (10**12) would otherwise pad the table up to it."""
+    from conversion.export import export_checkpoint
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(spm_llava, checkpoint)
+    (checkpoint / "added_tokens.json").write_text('{"<evil>": 1000000000000}')
+    with pytest.raises(ConversionError, match="outside the vocabulary"):
+        export_checkpoint(checkpoint, tmp_path / "out", name="x", quant="f32")
 
 
 def _retrained(folder: Path, tmp_path: Path, **options: object) -> Path:

@@ -33,19 +33,36 @@ def llava_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llava(tmp_path_factory.mktemp("hub-llava") / "tiny-llava", sentencepiece_only=True)
 
 
+@pytest.fixture(scope="module")
+def fast_tokenizer_json(llava_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The tokenizer.json transformers makes of the SentencePiece model."""
+    from transformers import AutoTokenizer
+
+    out = tmp_path_factory.mktemp("fast")
+    AutoTokenizer.from_pretrained(llava_folder).save_pretrained(out)
+    return (out / "tokenizer.json").read_bytes()
+
+
 @pytest.fixture()
-def hub(tiny_checkpoint: Path, llava_folder: Path) -> Iterator[tuple[str, HubState]]:
+def hub(
+    tiny_checkpoint: Path, llava_folder: Path, fast_tokenizer_json: bytes
+) -> Iterator[tuple[str, HubState]]:
     tokenizer_side = set(TOKENIZER_FILES) | {"chat_template.jinja"}
     weights_side = tuple(sorted(tokenizer_side))
     base = Repo.from_folder(llava_folder, aliases=("main", "a272c74"))
-    # The base repository also holds weights of its own, which a pull must not fetch.
+    # The base repository also holds weights of its own, which a pull must not fetch, and, as
+    # llava-hf's does, a tokenizer.json beside its tokenizer.model.
     base.files = {n: d for n, d in base.files.items() if n in tokenizer_side or n == "config.json"}
     base.files["model-00001-of-00003.safetensors"] = b"\0" * 4096
+    base.files["tokenizer.json"] = fast_tokenizer_json
+    idefics = Repo.from_folder(tiny_checkpoint)
+    idefics.files["added_tokens.json"] = b""  # an empty file: downloaded and checked like any other
     state = HubState(
         repos={
-            "test/tiny-idefics3": Repo.from_folder(tiny_checkpoint),
+            "test/tiny-idefics3": idefics,
             FAKEVLM_REPO: Repo.from_folder(llava_folder, skip=weights_side),
             BASE_REPO: base,
+            "test/llava-sentencepiece": Repo.from_folder(llava_folder),
         }
     )
     with fake_hub(state) as url:
@@ -82,7 +99,12 @@ def test_catalogue_pull_converts_fakevlm_with_the_base_models_tokenizer(hub, tmp
     assert manifest["profile"]["name"] == "fakevlm" and manifest["quantization"] == "q8_0"
     assert manifest["card"]["caveat"].startswith("FakeVLM was trained on FakeClue")
     from_base = {path.rsplit("/", 1)[1] for path in state.downloads() if path.startswith(f"/{BASE_REPO}/")}
-    assert from_base == {"tokenizer.model", "tokenizer_config.json", "processor_config.json"}  # no weights
+    assert from_base == {
+        "tokenizer.model",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "processor_config.json",
+    }
 
     image = write_test_image(tmp_path / "photo.png", size=(48, 40), seed=2)
     scan = runner.invoke(app, ["scan", str(image), "--json"], env=env)
@@ -134,8 +156,10 @@ def test_an_interrupted_download_resumes_and_nothing_is_installed_meanwhile(hub,
     args = ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"]
     first = runner.invoke(app, args, env=env)
     assert first.exit_code == 2
-    assert "run pull again to resume" in first.stderr and len(first.stderr.strip().splitlines()) >= 1
-    assert "Traceback" not in first.output
+    assert "run pull again to resume" in first.stderr and "Traceback" not in first.output
+    assert [line for line in first.stderr.splitlines() if line.startswith("error:")] == [
+        next(line for line in first.stderr.splitlines() if "run pull again" in line)
+    ]
     models = tmp_path / "models"
     assert not list(models.glob("*.gguf")) and not list(models.glob("*.manifest.json"))
     [partial] = models.glob(".pulls/*/checkpoint/model.safetensors.partial")
@@ -241,3 +265,93 @@ def test_a_failed_conversion_installs_nothing_and_keeps_the_download(
     models = tmp_path / "models"
     assert not list(models.glob("*.gguf")) and not list(models.glob("*.manifest.json"))
     assert (models / ".pulls" / "mystery" / "checkpoint" / "model.safetensors").is_file()
+
+
+def test_a_sentencepiece_only_checkpoint_pulls_and_scans(hub, tmp_path: Path) -> None:
+    from fakescope_cli.gguf_header import read_header
+
+    url, _ = hub
+    env = _env(url, tmp_path)
+    args = [
+        "model",
+        "pull",
+        "hf:test/llava-sentencepiece",
+        "--profile",
+        "fakevlm",
+        "--quant",
+        "q8_0",
+        "--yes",
+    ]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    text = tmp_path / "models" / "llava-sentencepiece.gguf"
+    meta = read_header(text).metadata
+    assert meta["tokenizer.ggml.model"] == "llama" and "tokenizer.ggml.scores" in meta
+    image = write_test_image(tmp_path / "b.png", size=(40, 40), seed=4)
+    scan = runner.invoke(app, ["scan", str(image), "--json", "--model", "llava-sentencepiece"], env=env)
+    assert scan.exit_code in (0, 1), scan.output
+
+
+def test_the_token_never_follows_a_redirect_to_another_host(hub, tmp_path: Path) -> None:
+    url, state = hub
+    cdn = HubState(repos=state.repos)
+    with fake_hub(cdn) as cdn_url:
+        state.redirect_to = cdn_url
+        env = _env(url, tmp_path, HF_TOKEN="hf_secret")
+        result = runner.invoke(
+            app, ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"], env=env
+        )
+    assert result.exit_code == 0, result.output
+    assert any(path.endswith("/model.safetensors") for path in cdn.downloads())  # served by the CDN
+    assert set(cdn.authorization) == {None}
+    assert "Bearer hf_secret" in state.authorization
+
+
+def test_what_a_server_gets_wrong_is_caught(hub, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path)
+    args = ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"]
+    state.extra_bytes["model.safetensors"] = b"\0" * 4096
+    longer = runner.invoke(app, args, env=env)
+    assert longer.exit_code == 2 and "sent more than" in longer.stderr
+    state.extra_bytes.clear()
+    # interrupted, then resumed from a server that ignores Range: starts the file over
+    state.cut_after["model.safetensors"] = 10_000
+    assert runner.invoke(app, args, env=env).exit_code == 2
+    state.ignore_range = True
+    again = runner.invoke(app, args, env=env)
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "models" / "tiny-idefics3.gguf").is_file()
+
+
+def test_a_moved_branch_drops_the_old_partial_download(hub, tmp_path: Path) -> None:
+    url, state = hub
+    env = _env(url, tmp_path)
+    args = ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"]
+    state.cut_after["model.safetensors"] = 10_000
+    assert runner.invoke(app, args, env=env).exit_code == 2
+    repo = state.repos["test/tiny-idefics3"]
+    repo.commit = "f" * 40  # main now points at another commit
+    second = runner.invoke(app, args, env=env)
+    assert second.exit_code == 0, second.output
+    assert "already here from an earlier try" not in second.stderr
+    ranges = [
+        r for method, path, r in state.requests if path.endswith("/model.safetensors") and method == "GET"
+    ]
+    assert ranges[-1] is None  # fetched whole, not resumed from the other commit's bytes
+    assert _manifest(tmp_path, "tiny-idefics3")["source"]["commit"] == "f" * 40
+
+
+def test_remove_takes_only_installed_model_names(hub, tmp_path: Path) -> None:
+    url, _ = hub
+    env = _env(url, tmp_path)
+    assert (
+        runner.invoke(
+            app, ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"], env=env
+        ).exit_code
+        == 0
+    )
+    for name in ("tiny-idefics3.mmproj", "tiny-idefics3.manifest", "../models/tiny-idefics3"):
+        refused = runner.invoke(app, ["model", "remove", name, "--yes"], env=env)
+        assert refused.exit_code == 2 and "no such model" in refused.stderr
+    assert len(list((tmp_path / "models").glob("tiny-idefics3*"))) == 3
