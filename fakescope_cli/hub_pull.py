@@ -39,6 +39,7 @@ from fakescope_cli.hub import (
 )
 from fakescope_cli.install import MANIFEST_SUFFIX, install_export
 from fakescope_cli.models import MMPROJ_SUFFIX
+from fakescope_cli.profile import ModelProfile, load_profile_toml
 
 PULLS_DIR = ".pulls"
 DEFAULT_QUANT = "q4_k_m"
@@ -146,6 +147,9 @@ def plan_pull(
     quant = quant or (entry.quant if entry else DEFAULT_QUANT)
     if quant not in BITS_PER_WEIGHT:
         raise ModelFileError(f"unsupported text type {quant!r}; choose from {', '.join(BITS_PER_WEIGHT)}")
+    profile = profile or (entry.profile if entry else None)
+    if profile:
+        _load_profile(profile)  # a bad profile is refused before anything is downloaded
     main = snapshot(ref)
     names = main.names()
     if "config.json" not in names:
@@ -187,7 +191,7 @@ def plan_pull(
         tuple(files),
         models_dir,
         quant,
-        profile or (entry.profile if entry else None),
+        profile,
         card,
         0,
         entry,
@@ -234,13 +238,22 @@ def _prepare_staging(plan: PullPlan) -> Path:
     return checkpoint
 
 
-def _record(snap: RepoSnapshot, files: list[RemoteFile]) -> dict[str, object]:
+def _record(snap: RepoSnapshot, files: list[RemoteFile], folder: Path) -> dict[str, object]:
+    """Where the files came from, and each file's SHA-256 and size: the hub's own for Git LFS
+    files (checked on download), computed here for the rest (the hub lists a git blob id)."""
+    from fakescope_cli.models import file_sha256
+
+    listed = {}
+    for item in files:
+        if item.repo == snap.ref.repo:
+            digest = item.expected.sha256 or file_sha256(folder / item.name)
+            listed[item.name] = {"sha256": digest, "bytes": item.size}
     return {
         "hub": endpoint(),
         "repo": snap.ref.repo,
         "revision": snap.ref.revision,
         "commit": snap.commit,
-        "files": {f.name: f.expected.hexdigest for f in files if f.repo == snap.ref.repo},
+        "files": listed,
     }
 
 
@@ -325,15 +338,12 @@ def _remove_if_empty(folder: Path) -> None:
 
 def _convert(plan: PullPlan, checkpoint: Path, out: Path, mmproj_quant: str | None):
     try:
-        from conversion.cli import resolve_profile
         from conversion.export import export_checkpoint
     except ImportError as exc:
         raise ModelFileError(
             f"the converter cannot load ({exc}); reinstall FakeScope with its dependencies"
         ) from None
-    from fakescope_cli.profile import load_profile_toml
-
-    profile = load_profile_toml(resolve_profile(plan.profile)) if plan.profile else None
+    profile = _load_profile(plan.profile) if plan.profile else None
     return export_checkpoint(
         checkpoint,
         out,
@@ -345,13 +355,26 @@ def _convert(plan: PullPlan, checkpoint: Path, out: Path, mmproj_quant: str | No
     )
 
 
+def _load_profile(value: str) -> ModelProfile:
+    """A bundled converter profile by name (``fakevlm``) or a profile TOML path."""
+    from conversion.cli import bundled_profiles, resolve_profile
+
+    path = resolve_profile(value)
+    if not path.is_file():
+        raise ModelFileError(
+            f"--profile {value}: no such file and no bundled profile ({', '.join(bundled_profiles())})"
+        )
+    return load_profile_toml(path)
+
+
 def _add_provenance(plan: PullPlan, manifest_path: Path) -> None:
     data = json.loads(manifest_path.read_text(encoding="utf-8"))
     source = dict(data.get("source") or {})
-    source.update(_record(plan.source, list(plan.files)))
+    folder = plan.staging / "checkpoint"
+    source.update(_record(plan.source, list(plan.files), folder))
     data["source"] = source
     if plan.extra is not None:
-        data["tokenizer_source"] = _record(plan.extra, list(plan.files))
+        data["tokenizer_source"] = _record(plan.extra, list(plan.files), folder)
     data["pulled"] = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if plan.entry is not None:
         data["catalogue"] = plan.entry.name

@@ -136,6 +136,7 @@ def list_(
         stdout.print(
             f"no models in {safe(target)} ('fakescope model list --available' shows what can be pulled)"
         )
+        _mention_bundled()
         return
     if not stdout.is_terminal:
         for model in models:
@@ -150,19 +151,32 @@ def list_(
             )
         return
     table = Table(title=f"models in {safe(target)}", title_justify="left", show_edge=False)
-    for column in ("name", "quantization", "architecture", "size", "source", "mmproj", "caveat"):
-        table.add_column(column, overflow="fold")
+    for column in ("name", "type", "architecture", "size", "source"):
+        table.add_column(column, no_wrap=column in ("name", "type", "size"), overflow="fold")
+    table.add_column("caveat", ratio=2)
     for model in models:
+        arch = model.architecture.removesuffix("ForConditionalGeneration")
+        missing = "" if model.mmproj else " [red](no mmproj)[/]"
         table.add_row(
-            safe(model.name),
+            safe(model.name) + missing,
             safe(model.quantization),
-            safe(model.architecture),
-            f"{model.bytes / 2**20:.1f} MiB",
+            safe(arch),
+            f"{model.bytes / 1e6:.0f} MB" if model.bytes >= 1e7 else f"{model.bytes / 1e6:.1f} MB",
             safe(model.source),
-            "yes" if model.mmproj else "[red]missing[/]",
             safe(model.caveat or ""),
         )
     stdout.print(table)
+    _mention_bundled()
+
+
+def _mention_bundled() -> None:
+    from fakescope_cli import paths
+
+    folder = paths.bundled_model_dir()
+    if stdout.is_terminal and folder.is_dir():
+        stdout.print(
+            f"[dim]and the bundled {paths.BUNDLED_MODEL} in {safe(folder)}, used when no other is found[/]"
+        )
 
 
 app.command()(pull)

@@ -8,6 +8,7 @@ repository, where the tokenizer is a SentencePiece ``tokenizer.model`` only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,9 @@ def test_catalogue_pull_converts_fakevlm_with_the_base_models_tokenizer(hub, tmp
     assert manifest["source"]["repo"] == FAKEVLM_REPO and manifest["source"]["commit"] == weights.commit
     assert manifest["source"]["revision"] == "main" and manifest["catalogue"] == "fakevlm"
     assert set(manifest["source"]["files"]) == set(weights.files) - {"TINY_RANDOM_MODEL.txt"}  # not needed
+    for name, listed in manifest["source"]["files"].items():
+        data = weights.files[name]
+        assert listed == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     tokenizer = manifest["tokenizer_source"]
     assert (tokenizer["repo"], tokenizer["revision"]) == (BASE_REPO, "a272c74")
     assert "tokenizer.model" in tokenizer["files"] and "config.json" not in tokenizer["files"]
@@ -215,20 +219,20 @@ def test_no_request_reaches_the_hub_unless_pulling(hub, tiny_gguf, tmp_path: Pat
 
 def test_offline_flag_and_bad_sources_give_one_line(hub, tmp_path: Path) -> None:
     url, state = hub
-    cases = [
-        (["hf:test/tiny-idefics3"], {"HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set"),
-        (["hf:test/absent"], {}, "no such repository"),
-        (["hf:test/tiny-idefics3@v9"], {}, "no revision 'v9'"),
-        (["hf:not a repo"], {}, "not a hub repository"),
-        (["no-such-model"], {}, "not in the catalogue"),
+    cases = [  # (arguments, environment, the line, whether the hub is asked at all)
+        (["hf:test/tiny-idefics3"], {"HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set", False),
+        (["hf:test/absent"], {}, "no such repository", True),
+        (["hf:test/tiny-idefics3@v9"], {}, "no revision 'v9'", True),
+        (["hf:not a repo"], {}, "not a hub repository", False),
+        (["no-such-model"], {}, "not in the catalogue", False),
+        (["hf:test/tiny-idefics3", "--profile", "nope"], {}, "no bundled profile", False),
     ]
-    for args, extra, message in cases:
+    for args, extra, message, asks_hub in cases:
         before = len(state.requests)
         result = runner.invoke(app, ["model", "pull", *args, "--yes"], env=_env(url, tmp_path, **extra))
         assert result.exit_code == 2, (args, result.output)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-        if extra or "not" in message:
-            assert len(state.requests) == before  # refused before asking the hub
+        assert (len(state.requests) > before) == asks_hub, args
     unreachable = runner.invoke(
         app, ["model", "pull", "hf:test/tiny-idefics3", "--yes"], env=_env("http://127.0.0.1:9", tmp_path)
     )
