@@ -114,7 +114,7 @@ def download(
         if response is not None:
             with partial.open("ab" if start else "wb") as out:
                 done = start
-                while block := response.read(CHUNK):
+                while block := response.read1(CHUNK):  # what has arrived: on disk before a Ctrl-C
                     done += len(block)
                     if expected.size is not None and done > expected.size:
                         raise _TooLong(done)

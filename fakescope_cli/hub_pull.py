@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,10 +285,29 @@ def run_pull(
     """Download, convert, quantize, check and install what ``plan`` describes."""
     check_disk(plan)
     try:
-        return _run(plan, progress, stage, keep, mmproj_quant)
+        plan.staging.mkdir(parents=True, exist_ok=True)
+        with _only_pull_of(plan):
+            return _run(plan, progress, stage, keep, mmproj_quant)
     except OSError as exc:  # the models folder read-only, full, or vanished
         where = exc.filename or plan.staging
         raise ModelFileError(f"{where}: {exc.strerror or exc}; nothing was installed") from None
+
+
+@contextlib.contextmanager
+def _only_pull_of(plan: PullPlan) -> Iterator[None]:
+    """Hold ``.pulls/NAME/pull.lock`` while pulling: a second pull of the same name would write into
+    the same partial files. (Advisory, POSIX; elsewhere nothing is held.)"""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with (plan.staging / "pull.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ModelFileError(f"another pull of {plan.name} is running (into {plan.staging})") from None
+        yield
 
 
 def _run(

@@ -48,6 +48,8 @@ class HubState:
     extra_bytes: dict[str, bytes] = field(default_factory=dict)  # file -> bytes sent beyond its end
     ignore_range: bool = False  # answer every Range request with the whole file (200)
     redirect_to: str | None = None  # send LFS files there (as the hub sends them to its CDN)
+    stall_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent before pausing (once)
+    resume: threading.Event = field(default_factory=threading.Event)  # ends a pause
 
     def downloads(self) -> list[str]:
         return [path for method, path, _ in self.requests if "/resolve/" in path and method == "GET"]
@@ -149,6 +151,12 @@ def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if self.command == "HEAD":
                 return
+            stall = state.stall_after.pop(name, None)
+            if stall is not None:
+                self.wfile.write(body[:stall])
+                self.wfile.flush()
+                state.resume.wait(timeout=60)
+                body = body[stall:]
             cut = state.cut_after.pop(name, None)
             if cut is not None:
                 self.wfile.write(body[:cut])

@@ -133,9 +133,16 @@ def pull(
     with domain_errors():
         check_disk(plan)
     _confirm(f"Download {_gb(plan.to_fetch_bytes)} and convert?", yes, f"download {_gb(plan.to_fetch_bytes)}")
-    with _PullDisplay(plan.download_bytes) as display, domain_errors():
-        stderr.print(f"downloading into {safe(plan.staging)}")
-        result = run_pull(plan, progress=display.progress, stage=display.stage, keep=keep)
+    try:
+        with _PullDisplay(plan.download_bytes) as display, domain_errors():
+            stderr.print(f"downloading into {safe(plan.staging)}")
+            result = run_pull(plan, progress=display.progress, stage=display.stage, keep=keep)
+    except KeyboardInterrupt:
+        error_line(
+            f"interrupted: nothing was installed; what was downloaded stays in {plan.staging} and "
+            "the same command resumes it"
+        )
+        raise typer.Exit(130) from None
     for path in result.installed:
         stdout.print(f"installed {safe(path)}")
     if result.kept is not None:

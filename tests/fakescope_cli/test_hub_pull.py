@@ -359,3 +359,51 @@ def test_remove_takes_only_installed_model_names(hub, tmp_path: Path) -> None:
         refused = runner.invoke(app, ["model", "remove", name, "--yes"], env=env)
         assert refused.exit_code == 2 and "no such model" in refused.stderr
     assert len(list((tmp_path / "models").glob("tiny-idefics3*"))) == 3
+
+
+def test_ctrl_c_during_a_download_installs_nothing_and_the_same_command_resumes(  # and one pull at a time
+    hub, tmp_path: Path
+) -> None:
+    """A real process interrupted by SIGINT mid-transfer, as a user's Ctrl-C does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    url, state = hub
+    state.stall_after["model.safetensors"] = 30_000
+    env = {**os.environ, **_env(url, tmp_path)}
+    args = [
+        sys.executable,
+        "-m",
+        "fakescope_cli",
+        "model",
+        "pull",
+        "hf:test/tiny-idefics3",
+        "--yes",
+        "--quant",
+        "q8_0",
+    ]
+    child = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "models" / ".pulls" / "tiny-idefics3" / "checkpoint" / "model.safetensors.partial"
+    deadline = time.monotonic() + 60
+    while not (partial.is_file() and partial.stat().st_size >= 30_000) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = runner.invoke(app, ["model", "pull", "hf:test/tiny-idefics3", "--yes"], env=_env(url, tmp_path))
+    assert second.exit_code == 2 and "another pull of tiny-idefics3 is running" in second.stderr
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=60)
+    state.resume.set()
+    assert child.returncode == 130, stderr
+    assert "interrupted: nothing was installed" in stderr and "Traceback" not in stderr
+    assert not list((tmp_path / "models").glob("*.gguf"))
+    assert partial.stat().st_size == 30_000
+    again = runner.invoke(
+        app, ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"], env=_env(url, tmp_path)
+    )
+    assert again.exit_code == 0, again.output
+    ranges = [
+        r for method, path, r in state.requests if path.endswith("/model.safetensors") and method == "GET"
+    ]
+    assert ranges[-1] == "bytes=30000-"
