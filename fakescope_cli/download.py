@@ -98,6 +98,8 @@ def download(
     digest = expected.hasher()
     if expected.size is not None and start == expected.size and partial.is_file():
         response = None  # complete already: only the check is left
+        if progress:
+            progress(target.name, start, expected.size)
     else:
         response = open_url(url, start, headers=headers)
     size = expected.size

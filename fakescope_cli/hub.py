@@ -215,17 +215,6 @@ def _matches(path: Path, item: RemoteFile, sha256: Callable[[Path], str]) -> boo
     return bool(digest.hexdigest() == item.expected.hexdigest)
 
 
-def already_downloaded(files: list[RemoteFile], folder: Path) -> int:
-    """Bytes of ``files`` present in ``folder`` (whole or partial), by size only."""
-    total = 0
-    for item in files:
-        for path in (folder / item.name, folder / (item.name + ".partial")):
-            if path.is_file():
-                total += min(path.stat().st_size, item.size)
-                break
-    return total
-
-
 def free_bytes(folder: Path) -> int:
     probe = folder
     while not probe.exists() and probe != probe.parent:

@@ -30,7 +30,6 @@ from fakescope_cli.hub import (
     HubRef,
     RemoteFile,
     RepoSnapshot,
-    already_downloaded,
     endpoint,
     fetch,
     free_bytes,
@@ -196,45 +195,63 @@ def plan_pull(
         0,
         entry,
     )
-    resumable = already_downloaded(list(files), plan.staging / "checkpoint") if _same_commits(plan) else 0
-    return dataclasses.replace(plan, have_bytes=resumable)
+    return dataclasses.replace(plan, have_bytes=_have_bytes(plan))
 
 
 def _state_path(plan: PullPlan) -> Path:
     return plan.staging / "pull.json"
 
 
-def _commits(plan: PullPlan) -> dict[str, str]:
-    commits = {plan.source.ref.repo: plan.source.commit}
-    if plan.extra is not None:
-        commits[plan.extra.ref.repo] = plan.extra.commit
-    return commits
+def _digests(plan: PullPlan) -> dict[str, str]:
+    return {f.name: f.expected.hexdigest for f in plan.files}
 
 
-def _same_commits(plan: PullPlan) -> bool:
-    """Whether what ``plan.staging`` holds was started for the same commits."""
+def _recorded_digests(plan: PullPlan) -> dict[str, str]:
+    """The digest each file of ``plan.staging`` was being fetched for (``pull.json``)."""
     try:
-        return bool(json.loads(_state_path(plan).read_text(encoding="utf-8")) == _commits(plan))
+        data = json.loads(_state_path(plan).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        return False
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _resumable(plan: PullPlan) -> set[str]:
+    """Partial downloads that are still the file the plan wants (same digest as when started)."""
+    recorded = _recorded_digests(plan)
+    return {name for name, digest in _digests(plan).items() if recorded.get(name) == digest}
+
+
+def _have_bytes(plan: PullPlan) -> int:
+    """What an earlier try left that this pull will use: whole files of the right size (checked
+    against their digests before use) and partial ones still for the same file."""
+    folder = plan.staging / "checkpoint"
+    resumable = _resumable(plan)
+    total = 0
+    for item in plan.files:
+        whole, partial = folder / item.name, folder / (item.name + ".partial")
+        if whole.is_file() and whole.stat().st_size == item.size:
+            total += item.size
+        elif item.name in resumable and partial.is_file() and partial.stat().st_size <= item.size:
+            total += partial.stat().st_size
+    return total
 
 
 def _prepare_staging(plan: PullPlan) -> Path:
-    """The checkpoint folder for this pull: files no longer in the plan are deleted, and a partial
-    download left for other commits is dropped (whole files are kept: :func:`fetch` checks each
-    against its digest and fetches again what does not match)."""
+    """The checkpoint folder for this pull: files no longer in the plan are deleted, and partial
+    downloads of files whose digest has changed since are dropped (whole files are kept:
+    :func:`fetch` checks each against its digest and fetches again what does not match)."""
     checkpoint = plan.staging / "checkpoint"
     checkpoint.mkdir(parents=True, exist_ok=True)
-    same = _same_commits(plan)
-    wanted = {f.name for f in plan.files}
+    wanted, resumable = {f.name for f in plan.files}, _resumable(plan)
     for path in checkpoint.iterdir():
-        keep = path.name in wanted or (same and path.name.endswith(".partial") and path.name[:-8] in wanted)
+        keep = path.name in wanted or (path.name.endswith(".partial") and path.name[:-8] in resumable)
         if not keep:
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path)
             else:
                 path.unlink()
-    _state_path(plan).write_text(json.dumps(_commits(plan)), encoding="utf-8")
+    _state_path(plan).write_text(json.dumps({"files": _digests(plan)}), encoding="utf-8")
     return checkpoint
 
 
@@ -296,18 +313,32 @@ def run_pull(
 @contextlib.contextmanager
 def _only_pull_of(plan: PullPlan) -> Iterator[None]:
     """Hold ``.pulls/NAME/pull.lock`` while pulling: a second pull of the same name would write into
-    the same partial files. (Advisory, POSIX; elsewhere nothing is held.)"""
+    the same partial files. The name is checked again once the lock is held (another pull may have
+    installed it meanwhile). Advisory, POSIX; elsewhere nothing is held."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
+        _check_name_free(plan.name, plan.models_dir)
         yield
         return
-    with (plan.staging / "pull.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ModelFileError(f"another pull of {plan.name} is running (into {plan.staging})") from None
-        yield
+    lock = plan.staging / "pull.lock"
+    held = False
+    try:
+        with lock.open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ModelFileError(
+                    f"another pull of {plan.name} is running (into {plan.staging})"
+                ) from None
+            held = True
+            _check_name_free(plan.name, plan.models_dir)
+            yield
+    finally:
+        if held and not (plan.staging / "checkpoint").exists():  # nothing left to resume
+            lock.unlink(missing_ok=True)
+            _remove_if_empty(plan.staging)
+            _remove_if_empty(plan.models_dir / PULLS_DIR)
 
 
 def _run(
@@ -339,15 +370,13 @@ def _run(
 
     validate_pair(ModelFiles(result.text, result.mmproj, "pull"))
     installed = install_export(result.manifest, plan.models_dir)
-    shutil.rmtree(out, ignore_errors=True)
-    kept = None
-    if keep:
-        kept = plan.staging / "checkpoint"
+    # Installed: what follows is tidying, and nothing in it may make the pull look failed.
+    with contextlib.suppress(OSError):
+        shutil.rmtree(out, ignore_errors=True)
         _state_path(plan).unlink(missing_ok=True)
-    else:
-        shutil.rmtree(plan.staging, ignore_errors=True)
-        _remove_if_empty(plan.models_dir / PULLS_DIR)
-    return PullResult(installed, kept)
+        if not keep:
+            shutil.rmtree(checkpoint, ignore_errors=True)
+    return PullResult(installed, checkpoint if keep else None)
 
 
 def _remove_if_empty(folder: Path) -> None:

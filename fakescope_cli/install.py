@@ -8,6 +8,7 @@ Nothing here runs unless the user asks for it: FakeScope never downloads at run 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -182,16 +183,19 @@ def install_export(manifest_path: Path, models_dir: Path) -> list[Path]:
     for _, final in moves:
         if final.exists():
             raise ModelFileError(f"{final}: already exists; remove that model first")
-    placed: list[Path] = []
+    placed: list[tuple[Path, Path]] = []
     try:
         for source, final in moves:
             os.replace(source, final)
-            placed.append(final)
-    except OSError as exc:
-        for path in placed:
-            path.unlink(missing_ok=True)
-        raise ModelFileError(f"cannot move the model into {models_dir} ({exc.strerror or exc})") from None
-    return placed
+            placed.append((source, final))
+    except BaseException as exc:  # a full disk or a Ctrl-C between renames: put everything back
+        for source, final in reversed(placed):
+            with contextlib.suppress(OSError):
+                os.replace(final, source)
+        if isinstance(exc, OSError):
+            raise ModelFileError(f"cannot move the model into {models_dir} ({exc.strerror or exc})") from None
+        raise
+    return [final for _, final in placed]
 
 
 def remove_model(name: str, models_dir: Path) -> list[Path]:
@@ -214,7 +218,8 @@ def remove_model(name: str, models_dir: Path) -> list[Path]:
 
 def pull(url: str, models_dir: Path, progress: Progress | None = None) -> list[Path]:
     """Download a model by its manifest URL (``.../NAME.manifest.json``): the manifest, then each
-    file it names (relative to the manifest), each checked before it is installed."""
+    file it names (relative to the manifest). Every file is fetched and checked under a
+    ``.download`` name first; only when all are there are they renamed into place."""
     check_url(url)
     if not urllib.parse.urlsplit(url).path.endswith(MANIFEST_SUFFIX):
         raise ModelFileError(f"{url}: pull takes the URL of a {MANIFEST_SUFFIX} written by the converter")
@@ -223,27 +228,38 @@ def pull(url: str, models_dir: Path, progress: Progress | None = None) -> list[P
     if len(data) > MAX_MANIFEST_BYTES:
         raise ModelFileError(f"{url}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
     manifest = parse_manifest(data, url)
+    try:
+        return _pull_files(url, manifest, data, models_dir, progress)
+    except OSError as exc:
+        raise ModelFileError(
+            f"{exc.filename or models_dir}: {exc.strerror or exc}; nothing was installed"
+        ) from None
+
+
+def _pull_files(
+    url: str, manifest: Manifest, data: bytes, models_dir: Path, progress: Progress | None
+) -> list[Path]:
     models_dir.mkdir(parents=True, exist_ok=True)
-    fetched = []
+    staged: dict[Path, Path] = {}
     for entry in manifest.files:
         final = models_dir / entry.file
         if final.is_file() and file_sha256(final) == entry.sha256:
-            fetched.append(final)
             continue
         staging = models_dir / (entry.file + ".download")
-        source = urllib.parse.urljoin(url, urllib.parse.quote(entry.file))
-        download(source, staging, Expected(sha256=entry.sha256, size=entry.size), progress)
+        if not (staging.is_file() and file_sha256(staging) == entry.sha256):
+            source = urllib.parse.urljoin(url, urllib.parse.quote(entry.file))
+            download(source, staging, Expected(sha256=entry.sha256, size=entry.size), progress)
         try:
             verify_file(staging, entry)
-            os.replace(staging, final)
-        finally:
+        except ModelFileError:
             staging.unlink(missing_ok=True)
-        fetched.append(final)
+            raise
+        staged[final] = staging
     manifest_path = models_dir / (manifest.name + MANIFEST_SUFFIX)
-    partial = manifest_path.with_name(manifest_path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, manifest_path)
-    return [*fetched, manifest_path]
+    staged[manifest_path] = manifest_path.with_name(manifest_path.name + ".partial")
+    staged[manifest_path].write_bytes(data)
+    _install(staged)
+    return [*(models_dir / e.file for e in manifest.files), manifest_path]
 
 
 def _source_text(raw: dict[str, object]) -> str:

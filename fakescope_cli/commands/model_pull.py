@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -117,7 +119,8 @@ def pull(
     """Download a model (only when asked): a published checkpoint from the hub, converted here, or a
     converted model by its manifest URL. Resumes; installs nothing unless every file checks out."""
     if "://" in source:  # a URL: only http(s) manifests are pulled (the downloader refuses the rest)
-        _pull_manifest(source)
+        with _interrupt_says("the same command resumes the download"):
+            _pull_manifest(source)
         return
     if quant is not None and quant not in QUANT_CHOICES:
         error_line(f"--quant {quant}: choose from {', '.join(QUANT_CHOICES)}")
@@ -125,7 +128,7 @@ def pull(
     from fakescope_cli.hub_pull import check_disk, plan_pull, run_pull
 
     target = models_dir()
-    with domain_errors():
+    with _interrupt_says("nothing was downloaded"), domain_errors():
         plan = plan_pull(
             source, target, quant=quant, profile=profile, tokenizer_from=tokenizer_from, name=name
         )
@@ -133,20 +136,33 @@ def pull(
     with domain_errors():
         check_disk(plan)
     _confirm(f"Download {_gb(plan.to_fetch_bytes)} and convert?", yes, f"download {_gb(plan.to_fetch_bytes)}")
-    try:
-        with _PullDisplay(plan.download_bytes) as display, domain_errors():
-            stderr.print(f"downloading into {safe(plan.staging)}")
-            result = run_pull(plan, progress=display.progress, stage=display.stage, keep=keep)
-    except KeyboardInterrupt:
-        error_line(
-            f"interrupted: nothing was installed; what was downloaded stays in {plan.staging} and "
-            "the same command resumes it"
-        )
-        raise typer.Exit(130) from None
+    resume = f"what was downloaded stays in {plan.staging} and the same command resumes it"
+    with (
+        _interrupt_says(resume, installed=plan.models_dir / f"{plan.name}.manifest.json"),
+        _PullDisplay(plan.download_bytes) as display,
+        domain_errors(),
+    ):
+        stderr.print(f"downloading into {safe(plan.staging)}")
+        result = run_pull(plan, progress=display.progress, stage=display.stage, keep=keep)
     for path in result.installed:
         stdout.print(f"installed {safe(path)}")
     if result.kept is not None:
         stdout.print(f"kept the downloaded checkpoint in {safe(result.kept)}")
+
+
+@contextlib.contextmanager
+def _interrupt_says(what: str, installed: Path | None = None) -> Iterator[None]:
+    """Ctrl-C: one line saying where things stand (installed or not, what is kept), exit 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if installed is not None and installed.is_file():
+            error_line(
+                f"interrupted after the model was installed ({installed}); leftovers may stay in .pulls/"
+            )
+        else:
+            error_line(f"interrupted: nothing was installed; {what}")
+        raise typer.Exit(130) from None
 
 
 class _PullDisplay:

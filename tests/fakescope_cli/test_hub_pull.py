@@ -328,7 +328,10 @@ def test_what_a_server_gets_wrong_is_caught(hub, tmp_path: Path) -> None:
     assert (tmp_path / "models" / "tiny-idefics3.gguf").is_file()
 
 
-def test_a_moved_branch_drops_the_old_partial_download(hub, tmp_path: Path) -> None:
+@pytest.mark.parametrize("changed", [False, True])
+def test_a_moved_branch_resumes_only_files_that_are_still_the_same(
+    hub, tmp_path: Path, changed: bool
+) -> None:
     url, state = hub
     env = _env(url, tmp_path)
     args = ["model", "pull", "hf:test/tiny-idefics3", "--yes", "--quant", "q8_0"]
@@ -336,14 +339,20 @@ def test_a_moved_branch_drops_the_old_partial_download(hub, tmp_path: Path) -> N
     assert runner.invoke(app, args, env=env).exit_code == 2
     repo = state.repos["test/tiny-idefics3"]
     repo.commit = "f" * 40  # main now points at another commit
+    if changed:  # ... in which the weights differ (the last byte of the last tensor)
+        data = repo.files["model.safetensors"]
+        repo.files["model.safetensors"] = data[:-1] + bytes([data[-1] ^ 0x01])
     second = runner.invoke(app, args, env=env)
     assert second.exit_code == 0, second.output
-    assert "already here from an earlier try" not in second.stderr
     ranges = [
         r for method, path, r in state.requests if path.endswith("/model.safetensors") and method == "GET"
     ]
-    assert ranges[-1] is None  # fetched whole, not resumed from the other commit's bytes
-    assert _manifest(tmp_path, "tiny-idefics3")["source"]["commit"] == "f" * 40
+    assert ranges[-1] == (None if changed else "bytes=10000-")
+    manifest = _manifest(tmp_path, "tiny-idefics3")
+    assert manifest["source"]["commit"] == "f" * 40
+    listed = manifest["source"]["files"]["model.safetensors"]["sha256"]
+    assert listed == hashlib.sha256(repo.files["model.safetensors"]).hexdigest()
+    assert not (tmp_path / "models" / ".pulls").exists()
 
 
 def test_remove_takes_only_installed_model_names(hub, tmp_path: Path) -> None:
@@ -407,3 +416,22 @@ def test_ctrl_c_during_a_download_installs_nothing_and_the_same_command_resumes(
         r for method, path, r in state.requests if path.endswith("/model.safetensors") and method == "GET"
     ]
     assert ranges[-1] == "bytes=30000-"
+
+
+def test_a_pull_planned_while_another_installs_the_name_stops_before_downloading(
+    hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakescope_cli.errors import ModelFileError
+    from fakescope_cli.hub_pull import plan_pull, run_pull
+
+    url, state = hub
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    models = tmp_path / "models"
+    late = plan_pull("hf:test/tiny-idefics3", models, quant="q8_0")
+    first = run_pull(plan_pull("hf:test/tiny-idefics3", models, quant="q8_0"))
+    assert (models / "tiny-idefics3.gguf") in first.installed
+    fetched = len(state.downloads())
+    with pytest.raises(ModelFileError, match="already has a model named tiny-idefics3"):
+        run_pull(late)
+    assert len(state.downloads()) == fetched  # refused under the lock, before any download
+    assert not (models / ".pulls").exists()
