@@ -92,6 +92,7 @@ class RepoSnapshot:
     commit: str
     files: tuple[RemoteFile, ...]
     ignored: tuple[str, ...] = field(default=())
+    architectures: tuple[str, ...] = ()  # from the hub's summary of config.json, when it gives one
 
     def names(self) -> set[str]:
         return {f.name for f in self.files}
@@ -176,7 +177,11 @@ def snapshot(ref: HubRef, patterns: tuple[str, ...] = CHECKPOINT_FILES) -> RepoS
         else:
             raise ModelFileError(f"{ref}: the hub lists no digest for {name}; it cannot be checked")
         files.append(RemoteFile(ref.repo, info.sha, name, expected))
-    return RepoSnapshot(ref, info.sha, tuple(sorted(files, key=lambda f: f.name)), tuple(ignored))
+    config = info.config if isinstance(info.config, dict) else {}
+    archs = config.get("architectures")
+    architectures = tuple(str(a) for a in archs) if isinstance(archs, list) else ()
+    ordered = tuple(sorted(files, key=lambda f: f.name))
+    return RepoSnapshot(ref, info.sha, ordered, tuple(ignored), architectures)
 
 
 def file_url(item: RemoteFile) -> str:

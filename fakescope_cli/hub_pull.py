@@ -107,6 +107,19 @@ def default_name(repo: str) -> str:
     return _NAME.sub("-", repo.split("/", 1)[1].lower()).strip("-.") or "model"
 
 
+def _check_architecture(ref: HubRef, architectures: tuple[str, ...]) -> None:
+    """Refuse before a 14 GB download what the converter would refuse after it (when the hub
+    says what ``config.json`` names; otherwise the converter says it)."""
+    from conversion.registry import supported_architectures
+
+    supported = supported_architectures()
+    if architectures and not set(architectures) & set(supported):
+        named = ", ".join(architectures)
+        raise ModelFileError(
+            f"{ref}: architecture {named} cannot be converted; supported: {', '.join(supported)}"
+        )
+
+
 def _check_name_free(name: str, models_dir: Path) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,100}", name):
         raise ModelFileError(f"{name!r} is not a usable model name (letters, digits, . _ + -)")
@@ -153,6 +166,7 @@ def plan_pull(
     names = main.names()
     if "config.json" not in names:
         raise ModelFileError(f"{ref}: no config.json; not a transformers checkpoint")
+    _check_architecture(ref, main.architectures)
     if not any(n.endswith(".safetensors") for n in names):
         pickled = [n for n in main.ignored if n.endswith((".bin", ".pt", ".pth", ".ckpt"))]
         why = " (it has only pickled weights, which can run code when loaded and are not converted)"

@@ -69,6 +69,15 @@ def _sibling(state: HubState, name: str, data: bytes) -> dict[str, object]:
     return item
 
 
+def _config_summary(repo: Repo) -> dict[str, object]:
+    """What the hub's model info says of config.json: its architectures and model type."""
+    try:
+        config = json.loads(repo.files.get("config.json", b"{}"))
+    except json.JSONDecodeError:
+        return {}
+    return {k: config[k] for k in ("architectures", "model_type") if isinstance(config, dict) and k in config}
+
+
 def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -112,6 +121,7 @@ def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
                     "sha": repo.commit,
                     "private": False,
                     "siblings": [_sibling(state, n, d) for n, d in repo.files.items()],
+                    "config": _config_summary(repo),
                 }
                 self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
                 return

@@ -165,3 +165,19 @@ def test_quantized_text_starts_from_the_checkpoints_precision(tiny_checkpoint: P
     from_f16 = quantize_text_gguf(f16.text, tmp_path / "from-f16.gguf", "q8_0")
     data = result.text.read_bytes()
     assert data[-4096:] == from_f32.read_bytes()[-4096:] != from_f16.read_bytes()[-4096:]
+
+
+def test_a_config_transformers_itself_rejects_is_one_clear_error(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """transformers' config validators raise their own exception types (a hidden size that is not a
+    multiple of the head count, here); the converter still answers with one line and exit 2."""
+    broken = _broken_copy(tiny_checkpoint, tmp_path)
+    config = json.loads((broken / "config.json").read_text())
+    config["text_config"]["hidden_size"] = 7
+    (broken / "config.json").write_text(json.dumps(config))
+    out = tmp_path / "out"
+    assert conversion_main(["export", str(broken), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert _leftovers(out) == []

@@ -254,21 +254,36 @@ def test_refusals_before_downloading(hub, tmp_path: Path) -> None:
     assert state.downloads() == []
 
 
-def test_a_failed_conversion_installs_nothing_and_keeps_the_download(
+def test_an_unsupported_architecture_is_refused_before_downloading(
     hub, tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
     url, state = hub
+    mystery = Repo.from_folder(tiny_checkpoint)
+    config = json.loads(mystery.files["config.json"])
+    config["architectures"] = ["MysteryForConditionalGeneration"]
+    mystery.files["config.json"] = json.dumps(config).encode()
+    state.repos["test/mystery"] = mystery
+    result = runner.invoke(app, ["model", "pull", "hf:test/mystery", "--yes"], env=_env(url, tmp_path))
+    assert result.exit_code == 2 and "MysteryForConditionalGeneration cannot be converted" in result.stderr
+    assert state.downloads() == []
+
+
+def test_a_failed_conversion_installs_nothing_and_keeps_the_download(
+    hub, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The hub's summary of config.json said nothing, and the converter refuses what it reads."""
+    url, state = hub
     broken = Repo.from_folder(tiny_checkpoint)
     config = json.loads(broken.files["config.json"])
-    config["architectures"] = ["MysteryForConditionalGeneration"]
+    config["text_config"]["hidden_size"] = 7  # disagrees with the weights
     broken.files["config.json"] = json.dumps(config).encode()
-    state.repos["test/mystery"] = broken
-    result = runner.invoke(app, ["model", "pull", "hf:test/mystery", "--yes"], env=_env(url, tmp_path))
+    state.repos["test/broken"] = broken
+    result = runner.invoke(app, ["model", "pull", "hf:test/broken", "--yes"], env=_env(url, tmp_path))
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "MysteryForConditionalGeneration" in result.stderr
+    assert "nothing was installed" in result.stderr
     models = tmp_path / "models"
     assert not list(models.glob("*.gguf")) and not list(models.glob("*.manifest.json"))
-    assert (models / ".pulls" / "mystery" / "checkpoint" / "model.safetensors").is_file()
+    assert (models / ".pulls" / "broken" / "checkpoint" / "model.safetensors").is_file()
 
 
 def test_a_sentencepiece_only_checkpoint_pulls_and_scans(hub, tmp_path: Path) -> None:
