@@ -104,9 +104,9 @@ def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
         raise ConversionError(f"tokenizer model {model.get('type')!r} is not BPE")
     pre = _pre_tokenizer_name(data.get("pre_tokenizer"))
 
-    by_id: dict[int, tuple[str, int]] = {}
+    by_id: dict[int, tuple[str, float, int]] = {}
     for text, idx in model["vocab"].items():
-        by_id[int(idx)] = (text, int(gguf.TokenType.NORMAL))
+        by_id[int(idx)] = (text, 0.0, int(gguf.TokenType.NORMAL))
     for added in data.get("added_tokens", []):
         text = added["content"]
         # As llama.cpp's converter does: added tokens spelled like markup count as control tokens.
@@ -114,14 +114,8 @@ def read_bpe_vocab(checkpoint: Checkpoint, vocab_size: int) -> BpeVocab:
         kind = int(
             gguf.TokenType.CONTROL if added.get("special") or looks_special else gguf.TokenType.USER_DEFINED
         )
-        by_id[int(added["id"])] = (text, kind)
-    size = max(vocab_size, max(by_id) + 1)
-    tokens: list[str] = []
-    types: list[int] = []
-    for idx in range(size):
-        text, kind = by_id.get(idx, (f"[PAD{idx}]", int(gguf.TokenType.UNUSED)))
-        tokens.append(text)
-        types.append(int(kind))
+        by_id[int(added["id"])] = (text, 0.0, kind)
+    tokens, _, types = padded_table(by_id, vocab_size)  # byte-level BPE has no scores
 
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
     special_ids = special_token_ids(checkpoint.tokenizer_config, tokens)

@@ -79,17 +79,29 @@ class Expected:
     def hexdigest(self) -> str:
         return (self.sha256 or self.git_oid or "").lower()
 
+    def matches(self, path: Path) -> bool:
+        """Whether the file at ``path`` has this size and digest."""
+        if self.size is not None and path.stat().st_size != self.size:
+            return False
+        return bool(_hash_into(self.hasher(), path).hexdigest() == self.hexdigest)
+
+
+def _hash_into(digest: Any, path: Path) -> Any:
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(block)
+    return digest
+
 
 def download(
     url: str,
     target: Path,
-    expected_sha256: str | Expected,
+    expected: Expected,
     progress: Progress | None = None,
     headers: dict[str, str] | None = None,
 ) -> Path:
     """Fetch ``url`` into ``target.partial`` (resuming what is there), check its digest, rename."""
     check_url(url)
-    expected = expected_sha256 if isinstance(expected_sha256, Expected) else Expected(sha256=expected_sha256)
     partial = target.with_name(target.name + ".partial")
     start = partial.stat().st_size if partial.is_file() else 0
     if expected.size is not None and start > expected.size:
@@ -110,9 +122,7 @@ def download(
             total = response.headers.get("Content-Length")
             size = int(total) + start if total and total.isdigit() else None
         if start:
-            with partial.open("rb") as fh:
-                for block in iter(lambda: fh.read(CHUNK), b""):
-                    digest.update(block)
+            _hash_into(digest, partial)
         if response is not None:
             with partial.open("ab" if start else "wb") as out:
                 done = start

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,33 +190,20 @@ def file_url(item: RemoteFile) -> str:
 
 def fetch(files: list[RemoteFile], folder: Path, progress: Progress | None = None) -> list[Path]:
     """Download ``files`` into ``folder`` (resuming ``*.partial`` left by an earlier try); a file
-    already there with the right digest is kept."""
-    from fakescope_cli.models import file_sha256
-
+    already there with the right size and digest is kept."""
     folder.mkdir(parents=True, exist_ok=True)
     headers = _headers()
     out = []
     for item in files:
         target = folder / item.name
-        if target.is_file() and target.stat().st_size == item.size and _matches(target, item, file_sha256):
-            out.append(target)
+        if target.is_file() and item.expected.matches(target):
             if progress:
                 progress(item.name, item.size, item.size)
-            continue
-        target.unlink(missing_ok=True)
-        download(file_url(item), target, item.expected, progress, headers=headers)
+        else:
+            target.unlink(missing_ok=True)
+            download(file_url(item), target, item.expected, progress, headers=headers)
         out.append(target)
     return out
-
-
-def _matches(path: Path, item: RemoteFile, sha256: Callable[[Path], str]) -> bool:
-    if item.expected.sha256:
-        return sha256(path) == item.expected.sha256
-    digest = item.expected.hasher()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return bool(digest.hexdigest() == item.expected.hexdigest)
 
 
 def free_bytes(folder: Path) -> int:

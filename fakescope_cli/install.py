@@ -91,6 +91,18 @@ def parse_manifest(data: bytes, origin: str) -> Manifest:
     )
 
 
+def read_manifest(path: Path) -> Manifest:
+    """Read and validate the manifest at ``path``, reading no more than a manifest may hold."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{path}: too large for a manifest")
+    return parse_manifest(data, str(path))
+
+
 def _manifests_in(sources: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for source in sources:
@@ -117,18 +129,20 @@ def _manifests_in(sources: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
-def verify_file(path: Path, expected: ManifestFile) -> None:
-    """Whole GGUF of the right kind, and the manifest's SHA-256."""
+def verify_file(path: Path, expected: ManifestFile, digest: bool = True) -> None:
+    """Whole GGUF of the right kind, and (``digest``) the manifest's SHA-256."""
     header = read_header(path)  # raises: not a GGUF / truncated
     is_proj = header.architecture == "clip"
     if is_proj != (expected.kind == "mmproj"):
         raise ModelFileError(
             f"{path}: expected the {expected.kind} model, found architecture {header.architecture!r}"
         )
-    digest = file_sha256(path)
-    if digest != expected.sha256:
+    if not digest:
+        return
+    actual = file_sha256(path)
+    if actual != expected.sha256:
         raise ModelFileError(
-            f"{path}: SHA-256 {digest[:16]}... does not match the manifest ({expected.sha256[:16]}...); "
+            f"{path}: SHA-256 {actual[:16]}... does not match the manifest ({expected.sha256[:16]}...); "
             "the file is corrupt or not the one the manifest describes"
         )
 
@@ -145,12 +159,7 @@ def import_model(sources: Iterable[Path], models_dir: Path) -> list[Path]:
     installed: list[Path] = []
     models_dir.mkdir(parents=True, exist_ok=True)
     for manifest_path in _manifests_in(sources):
-        try:
-            manifest = parse_manifest(
-                manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path)
-            )
-        except OSError as exc:
-            raise ModelFileError(f"{manifest_path}: cannot read ({exc.strerror})") from None
+        manifest = read_manifest(manifest_path)
         staged: dict[Path, Path] = {}
         try:
             for entry in manifest.files:
@@ -174,12 +183,14 @@ def import_model(sources: Iterable[Path], models_dir: Path) -> list[Path]:
 
 def install_export(manifest_path: Path, models_dir: Path) -> list[Path]:
     """Move a freshly converted model (its manifest and the two GGUFs beside it, on the same disk)
-    into ``models_dir``: every file checked and every target free first, then renamed."""
-    manifest = parse_manifest(manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path))
+    into ``models_dir``: every file checked and every target free first, then renamed. The files'
+    SHA-256 are not computed again: the converter took them from these very files moments ago
+    (reading 4.7 GB once more would add about 10 s to a 7B pull); headers and kinds are checked."""
+    manifest = read_manifest(manifest_path)
     moves = [(manifest_path.parent / e.file, models_dir / e.file) for e in manifest.files]
     moves.append((manifest_path, models_dir / (manifest.name + MANIFEST_SUFFIX)))
     for entry, (source, _) in zip(manifest.files, moves, strict=False):
-        verify_file(source, entry)
+        verify_file(source, entry, digest=False)
     for _, final in moves:
         if final.exists():
             raise ModelFileError(f"{final}: already exists; remove that model first")
@@ -243,14 +254,15 @@ def _pull_files(
     staged: dict[Path, Path] = {}
     for entry in manifest.files:
         final = models_dir / entry.file
-        if final.is_file() and file_sha256(final) == entry.sha256:
+        expected = Expected(sha256=entry.sha256, size=entry.size)
+        if final.is_file() and expected.matches(final):
             continue
         staging = models_dir / (entry.file + ".download")
-        if not (staging.is_file() and file_sha256(staging) == entry.sha256):
+        if not (staging.is_file() and expected.matches(staging)):
             source = urllib.parse.urljoin(url, urllib.parse.quote(entry.file))
-            download(source, staging, Expected(sha256=entry.sha256, size=entry.size), progress)
+            download(source, staging, expected, progress)
         try:
-            verify_file(staging, entry)
+            verify_file(staging, entry, digest=False)  # its SHA-256 was checked just above
         except ModelFileError:
             staging.unlink(missing_ok=True)
             raise
@@ -302,11 +314,9 @@ def list_models(models_dir: Path) -> list[InstalledModel]:
         raw: dict[str, object] = {}
         if manifest_path.is_file():
             try:
-                manifest = parse_manifest(
-                    manifest_path.read_bytes()[: MAX_MANIFEST_BYTES + 1], str(manifest_path)
-                )
+                manifest = read_manifest(manifest_path)
                 quant, arch, raw = manifest.quantization, manifest.architecture, manifest.raw
-            except (ModelFileError, OSError):
+            except ModelFileError:
                 pass
         size = text.stat().st_size + (mmproj.stat().st_size if mmproj.is_file() else 0)
         models.append(

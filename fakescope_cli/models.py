@@ -99,7 +99,7 @@ def config_value(key: str) -> object | None:
 
 def _bundled_model(mmproj: Path | None, digest: Callable[[Path], str]) -> ModelFiles | None:
     """The bundled default model; when a manifest is there, every file must match it."""
-    from fakescope_cli.install import MANIFEST_SUFFIX, MAX_MANIFEST_BYTES, parse_manifest
+    from fakescope_cli.install import MANIFEST_SUFFIX, read_manifest
 
     folder = paths.bundled_model_dir()
     if not folder.is_dir():
@@ -112,15 +112,8 @@ def _bundled_model(mmproj: Path | None, digest: Callable[[Path], str]) -> ModelF
     if len(manifests) > 1:
         raise ModelFileError(f"{folder}: several manifests; the bundled folder holds one model")
     manifest_path = manifests[0]
-    try:
-        with manifest_path.open("rb") as fh:
-            data = fh.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as exc:
-        raise ModelFileError(f"{manifest_path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > MAX_MANIFEST_BYTES:
-        raise ModelFileError(f"{manifest_path}: too large for a manifest")
     chosen: dict[str, Path] = {}
-    for entry in parse_manifest(data, str(manifest_path)).files:
+    for entry in read_manifest(manifest_path).files:
         path = folder / entry.file
         if not path.is_file():
             raise ModelFileError(f"{path}: missing, but the bundled model's {manifest_path.name} lists it")

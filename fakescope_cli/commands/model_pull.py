@@ -29,8 +29,6 @@ from fakescope_cli.textsafe import printable
 if TYPE_CHECKING:
     from fakescope_cli.hub_pull import PullPlan
 
-QUANT_CHOICES = ("q4_k_m", "q5_k_m", "q6_k", "q8_0", "iq4_nl", "q4_0", "f16", "f32")
-
 
 def tsv_line(*cells: object) -> None:
     """One tab-separated line on stdout for scripts (each cell escaped, so a tab inside stays one)."""
@@ -122,9 +120,6 @@ def pull(
         with _interrupt_says("the same command resumes the download"):
             _pull_manifest(source)
         return
-    if quant is not None and quant not in QUANT_CHOICES:
-        error_line(f"--quant {quant}: choose from {', '.join(QUANT_CHOICES)}")
-        raise typer.Exit(EXIT_ERROR)
     from fakescope_cli.hub_pull import check_disk, plan_pull, run_pull
 
     target = models_dir()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,15 @@ def hub(
 
 def _env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"HF_ENDPOINT": url, "FAKESCOPE_MODELS_DIR": str(tmp_path / "models"), **extra}
+
+
+def _with_config(folder: Path, edit: Callable[[dict], object]) -> Repo:
+    """The checkpoint in ``folder`` as a repository whose config.json ``edit`` has changed."""
+    repo = Repo.from_folder(folder)
+    config = json.loads(repo.files["config.json"])
+    edit(config)
+    repo.files["config.json"] = json.dumps(config).encode()
+    return repo
 
 
 def _manifest(tmp_path: Path, name: str) -> dict:
@@ -226,6 +235,7 @@ def test_offline_flag_and_bad_sources_give_one_line(hub, tmp_path: Path) -> None
         (["hf:not a repo"], {}, "not a hub repository", False),
         (["no-such-model"], {}, "not in the catalogue", False),
         (["hf:test/tiny-idefics3", "--profile", "nope"], {}, "no bundled profile", False),
+        (["hf:test/tiny-idefics3", "--quant", "q3"], {}, "unsupported text type 'q3'", False),
     ]
     for args, extra, message, asks_hub in cases:
         before = len(state.requests)
@@ -258,11 +268,9 @@ def test_an_unsupported_architecture_is_refused_before_downloading(
     hub, tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
     url, state = hub
-    mystery = Repo.from_folder(tiny_checkpoint)
-    config = json.loads(mystery.files["config.json"])
-    config["architectures"] = ["MysteryForConditionalGeneration"]
-    mystery.files["config.json"] = json.dumps(config).encode()
-    state.repos["test/mystery"] = mystery
+    state.repos["test/mystery"] = _with_config(
+        tiny_checkpoint, lambda c: c.update(architectures=["MysteryForConditionalGeneration"])
+    )
     result = runner.invoke(app, ["model", "pull", "hf:test/mystery", "--yes"], env=_env(url, tmp_path))
     assert result.exit_code == 2 and "MysteryForConditionalGeneration cannot be converted" in result.stderr
     assert state.downloads() == []
@@ -273,11 +281,10 @@ def test_a_failed_conversion_installs_nothing_and_keeps_the_download(
 ) -> None:
     """The hub's summary of config.json said nothing, and the converter refuses what it reads."""
     url, state = hub
-    broken = Repo.from_folder(tiny_checkpoint)
-    config = json.loads(broken.files["config.json"])
-    config["text_config"]["hidden_size"] = 7  # disagrees with the weights
-    broken.files["config.json"] = json.dumps(config).encode()
-    state.repos["test/broken"] = broken
+    state.repos["test/broken"] = _with_config(
+        tiny_checkpoint,
+        lambda c: c["text_config"].update(hidden_size=7),  # disagrees with the weights
+    )
     result = runner.invoke(app, ["model", "pull", "hf:test/broken", "--yes"], env=_env(url, tmp_path))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "nothing was installed" in result.stderr

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fakescope_cli.app import app
-from fakescope_cli.download import download
+from fakescope_cli.download import Expected, download
 from fakescope_cli.errors import ModelFileError
 from fakescope_cli.install import import_model, list_models, pull
 from fakescope_cli.models import file_sha256
@@ -165,7 +165,7 @@ def test_pull_discards_a_download_with_the_wrong_hash(server, tmp_path: Path) ->
     base, _ = server
     target = tmp_path / "x.gguf"
     with pytest.raises(ModelFileError, match="SHA-256 does not match"):
-        download(f"{base}/tiny.gguf", target, "0" * 64)
+        download(f"{base}/tiny.gguf", target, Expected(sha256="0" * 64))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -35,6 +35,12 @@ def test_every_entry_is_usable() -> None:
             assert set(entry.tokenizer_from.files) <= set(TOKENIZER_FILES)  # never weights
 
 
+def test_the_pull_knows_every_type_the_converter_writes() -> None:
+    from conversion.export import QUANTS
+
+    assert set(BITS_PER_WEIGHT) == set(QUANTS)
+
+
 def test_fakevlm_takes_its_processor_from_the_pinned_base_model() -> None:
     entry = load_catalogue()["fakevlm"]
     assert (entry.repo, entry.profile) == ("lingcco/fakeVLM", "fakevlm")
