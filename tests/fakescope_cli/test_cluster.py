@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -89,17 +90,27 @@ def test_a_cluster_scan_equals_a_local_scan(cluster: str, tiny_gguf, folder: Pat
 def test_an_actor_killed_mid_scan_loses_and_repeats_nothing(cluster: str, tiny_gguf, tmp_path: Path) -> None:
     for i in range(48):
         write_test_image(tmp_path / f"k{i:02d}.png", seed=300 + i)
-    scan = subprocess.Popen(
-        _command(tiny_gguf, tmp_path, "--no-cache", "--no-evidence", "--cluster", cluster),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-    )  # fmt: skip
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as stderr_file:
+        scan = subprocess.Popen(
+            _command(tiny_gguf, tmp_path, "--no-cache", "--no-evidence", "--cluster", cluster),
+            stdout=subprocess.PIPE, stderr=stderr_file, text=True, env=_env(),
+        )  # fmt: skip
     assert scan.stdout is not None
     lines = [scan.stdout.readline() for _ in range(3)]
     victims = _actor_pids()
     assert victims, "no actor process found"
     os.kill(victims[0], signal.SIGKILL)
-    rest, stderr = scan.communicate(timeout=300)
-    lines += rest.splitlines()
+    # The rest is read through the same buffered reader: communicate() reads the raw descriptor and
+    # would drop whatever readline() had already buffered past the third line.
+    watchdog = threading.Timer(300, scan.kill)
+    watchdog.start()
+    try:
+        lines += scan.stdout.read().splitlines()
+        scan.wait()
+    finally:
+        watchdog.cancel()
+    stderr = errors.read_text()
     records = _records("\n".join(lines))
     assert scan.returncode in (0, 1), stderr
     assert [Path(r["path"]).name for r in records] == [f"k{i:02d}.png" for i in range(48)]
