@@ -7,10 +7,13 @@ because a model file from the internet is untrusted input too.
 
 from __future__ import annotations
 
+import mmap
+import os
 import struct
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from fakescope_cli.errors import ModelFileError
 
@@ -19,6 +22,7 @@ MAX_STRING = 64 << 20
 MAX_ARRAY = 50_000_000
 MAX_TENSORS = 1_000_000
 KEEP_ARRAY = 64  # longer arrays are summarised by their length
+_U64 = struct.Struct("<Q")
 
 _SCALARS = {
     0: "<B",
@@ -117,20 +121,37 @@ class GGUFHeader:
         return end
 
 
+_PARSED: dict[tuple[object, ...], GGUFHeader] = {}
+_PARSED_LOCK = threading.Lock()
+
+
 class _Reader:
-    def __init__(self, fh: BinaryIO, path: Path, size: int):
-        self.fh = fh
+    """Walks the header in a read-only map of the file: every read is bounds-checked."""
+
+    def __init__(self, view: bytes | mmap.mmap, path: Path):
+        self.view = view
         self.path = path
-        self.size = size
+        self.size = len(view)
+        self.at = 0
+
+    def _truncated(self) -> ModelFileError:
+        return ModelFileError(f"{self.path}: file ends inside the GGUF header (truncated download?)")
 
     def take(self, n: int) -> bytes:
-        data = self.fh.read(n)
-        if len(data) != n:
-            raise ModelFileError(f"{self.path}: file ends inside the GGUF header (truncated download?)")
+        end = self.at + n
+        if end > self.size:
+            raise self._truncated()
+        data = self.view[self.at : end]
+        self.at = end
         return data
 
     def scalar(self, fmt: str) -> Any:
-        return struct.unpack(fmt, self.take(struct.calcsize(fmt)))[0]
+        width = struct.calcsize(fmt)
+        if self.at + width > self.size:
+            raise self._truncated()
+        (value,) = struct.unpack_from(fmt, self.view, self.at)
+        self.at += width
+        return value
 
     def string(self) -> str:
         length = self.scalar("<Q")
@@ -139,9 +160,23 @@ class _Reader:
         return self.take(length).decode("utf-8", errors="replace")
 
     def skip(self, n: int) -> None:
-        if n > self.size - self.fh.tell():
-            raise ModelFileError(f"{self.path}: file ends inside the GGUF header (truncated download?)")
-        self.fh.seek(n, 1)
+        if self.at + n > self.size:
+            raise self._truncated()
+        self.at += n
+
+    def skip_strings(self, count: int) -> None:
+        """Step over ``count`` length-prefixed strings (a token list: tens of thousands)."""
+        view, at, size, unpack = self.view, self.at, self.size, _U64.unpack_from
+        for _ in range(count):
+            if at + 8 > size:
+                raise self._truncated()
+            (length,) = unpack(view, at)
+            if length > MAX_STRING:
+                raise ModelFileError(f"{self.path}: implausible string length {length} in GGUF header")
+            at += 8 + length
+        if at > size:
+            raise self._truncated()
+        self.at = at
 
     def value(self, type_id: int, nested: bool = False) -> Any:
         if type_id in _SCALARS:
@@ -161,8 +196,7 @@ class _Reader:
             if item_type in _SCALARS:
                 self.skip(count * struct.calcsize(_SCALARS[item_type]))
             elif item_type == 8:
-                for _ in range(count):
-                    self.skip(self.scalar("<Q"))
+                self.skip_strings(count)
             else:
                 raise ModelFileError(f"{self.path}: unsupported GGUF array item type {item_type}")
             return _LongArray(count)
@@ -178,8 +212,31 @@ class _LongArray:
 
 
 def read_header(path: Path) -> GGUFHeader:
-    """Parse the header of ``path``; raise ModelFileError if it is not a whole GGUF file."""
+    """Parse the header of ``path``; raise ModelFileError if it is not a whole GGUF file.
+
+    A scan reads each model's header in several places; the parse is kept per file identity
+    (device, inode, size, modification time), so a file replaced on disk is read afresh."""
     path = Path(path)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot open model file ({exc.strerror})") from None
+    identity = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    with _PARSED_LOCK:
+        known = _PARSED.get(identity)
+    if known is not None:
+        return known
+    header = _parse(path)
+    with _PARSED_LOCK:
+        if len(_PARSED) >= 32:
+            _PARSED.clear()
+        _PARSED[identity] = header
+    return header
+
+
+def _parse(path: Path) -> GGUFHeader:
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -187,40 +244,50 @@ def read_header(path: Path) -> GGUFHeader:
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot open model file ({exc.strerror})") from None
     with fh:
-        size = path.stat().st_size
-        reader = _Reader(fh, path, size)
-        magic = fh.read(4)
-        if magic != MAGIC:
+        size = os.fstat(fh.fileno()).st_size
+        if size < len(MAGIC):
             raise ModelFileError(f"{path}: not a GGUF file")
-        version = reader.scalar("<I")
-        if version not in (2, 3):
-            raise ModelFileError(f"{path}: unsupported GGUF version {version}")
-        n_tensors = reader.scalar("<Q")
-        n_kv = reader.scalar("<Q")
-        if n_tensors > MAX_TENSORS or n_kv > MAX_TENSORS:
-            raise ModelFileError(f"{path}: implausible GGUF header counts")
-        metadata: dict[str, Any] = {}
-        for _ in range(n_kv):
-            key = reader.string()
-            metadata[key] = reader.value(reader.scalar("<I"))
-        tensors = []
-        for _ in range(n_tensors):
-            name = reader.string()
-            n_dims = reader.scalar("<I")
-            if n_dims > 8:
-                raise ModelFileError(f"{path}: tensor {name!r} has {n_dims} dimensions")
-            shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
-            tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
-        alignment = metadata.get("general.alignment", 32)
-        if (
-            not isinstance(alignment, int)
-            or alignment <= 0
-            or alignment & (alignment - 1)
-            or alignment > 1 << 20
-        ):
-            raise ModelFileError(f"{path}: invalid general.alignment {alignment!r}")
-        position = fh.tell()
-        data_offset = (position + alignment - 1) // alignment * alignment
+        try:
+            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:  # not a regular file: a pipe, a device ...
+            raise ModelFileError(f"{path}: cannot map model file ({exc})") from None
+        with view:
+            return _parse_view(path, view)
+
+
+def _parse_view(path: Path, view: mmap.mmap) -> GGUFHeader:
+    size = len(view)
+    reader = _Reader(view, path)
+    if reader.take(4) != MAGIC:
+        raise ModelFileError(f"{path}: not a GGUF file")
+    version = reader.scalar("<I")
+    if version not in (2, 3):
+        raise ModelFileError(f"{path}: unsupported GGUF version {version}")
+    n_tensors = reader.scalar("<Q")
+    n_kv = reader.scalar("<Q")
+    if n_tensors > MAX_TENSORS or n_kv > MAX_TENSORS:
+        raise ModelFileError(f"{path}: implausible GGUF header counts")
+    metadata: dict[str, Any] = {}
+    for _ in range(n_kv):
+        key = reader.string()
+        metadata[key] = reader.value(reader.scalar("<I"))
+    tensors = []
+    for _ in range(n_tensors):
+        name = reader.string()
+        n_dims = reader.scalar("<I")
+        if n_dims > 8:
+            raise ModelFileError(f"{path}: tensor {name!r} has {n_dims} dimensions")
+        shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
+        tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
+    alignment = metadata.get("general.alignment", 32)
+    if (
+        not isinstance(alignment, int)
+        or alignment <= 0
+        or alignment & (alignment - 1)
+        or alignment > 1 << 20
+    ):
+        raise ModelFileError(f"{path}: invalid general.alignment {alignment!r}")
+    data_offset = (reader.at + alignment - 1) // alignment * alignment
     header = GGUFHeader(path, version, metadata, tensors, data_offset, size)
     if size < header.expected_size:
         raise ModelFileError(

@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -89,14 +89,32 @@ def sniff_format(head: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """Decoded RGB pixels plus what identifies the file they came from."""
+    """Decoded RGB pixels plus what identifies the file they came from.
+
+    ``pixels`` is either the packed bytes or the decoded RGB image itself; the bytes of a
+    12-megapixel image take 60 ms to pack, which a view that reads a few crops never needs."""
 
     path: Path
-    rgb: bytes
+    pixels: bytes | Image.Image
     width: int
     height: int
     format: str
     sha256: str
+
+    @cached_property
+    def rgb(self) -> bytes:
+        """The pixels packed row by row, 3 bytes each."""
+        return self.pixels if isinstance(self.pixels, bytes) else self.pixels.tobytes()
+
+    def region(self, x: int, y: int, width: int, height: int) -> bytes:
+        """The packed pixels of one rectangle inside the image."""
+        if isinstance(self.pixels, Image.Image):
+            return self.pixels.crop((x, y, x + width, y + height)).tobytes()
+        rows = memoryview(self.pixels)
+        stride = self.width * 3
+        return b"".join(
+            rows[row * stride + x * 3 : row * stride + (x + width) * 3] for row in range(y, y + height)
+        )
 
     @property
     def pixel_id(self) -> str:
@@ -186,8 +204,10 @@ def _decode(path: Path, data: bytes, max_pixels: int, digest: str) -> DecodedIma
                 )
             fmt = image.format or "unknown"
             image.load()
-            upright: Image.Image = ImageOps.exif_transpose(image) or image
-            rgb = _to_rgb(upright)
+            # In place, and no conversion of what is already RGB: each copy of a 12-megapixel
+            # image costs about 30 ms, a fifth of what decoding it does.
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = image if image.mode == "RGB" else _to_rgb(image)
     except ImageInputError:
         raise
     except Image.DecompressionBombError:
@@ -217,7 +237,7 @@ def _decode(path: Path, data: bytes, max_pixels: int, digest: str) -> DecodedIma
 
 def as_loaded(path: Path, decoded: DecodedImage) -> LoadedImage:
     rgb = decoded.rgb
-    return LoadedImage(path, rgb.tobytes(), rgb.width, rgb.height, decoded.format, decoded.sha256)
+    return LoadedImage(path, rgb, rgb.width, rgb.height, decoded.format, decoded.sha256)
 
 
 def load_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:

@@ -166,8 +166,8 @@ class LlamaEngine:
     def crop(self, image: LoadedImage, box: Box) -> LoadedImage:
         """The box's native pixels as an image of its own (padded to the crop size if smaller)."""
         size = self.profile.crop_size
-        pixels = np.frombuffer(image.rgb, dtype=np.uint8).reshape(image.height, image.width, 3)
-        rgb = cut(pixels, box, size).tobytes()
+        inside = np.frombuffer(image.region(box.x, box.y, box.w, box.h), dtype=np.uint8)
+        rgb = cut(inside.reshape(box.h, box.w, 3), Box(0, 0, box.w, box.h), size).tobytes()
         digest = hashlib.sha256(rgb).hexdigest()
         return LoadedImage(image.path, rgb, size, size, image.format, digest)
 

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from fakescope_cli.errors import ImageInputError
-from fakescope_cli.imageio import load_image, sniff_format
+from fakescope_cli.imageio import LoadedImage, load_image, sniff_format
 from tests.conftest import write_test_image
 
 
@@ -88,3 +88,16 @@ def test_eps_is_never_decoded_even_when_named_png(tmp_path: Path) -> None:
     path.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n")
     with pytest.raises(ImageInputError, match="not an image"):
         load_image(path)
+
+
+def test_a_region_is_the_same_pixels_from_the_image_or_from_its_packed_bytes(tmp_path: Path) -> None:
+    write_test_image(tmp_path / "a.png", size=(37, 23))
+    loaded = load_image(tmp_path / "a.png")
+    assert isinstance(loaded.pixels, Image.Image)  # nothing packed until something asks
+    packed = LoadedImage(loaded.path, loaded.rgb, loaded.width, loaded.height, "PNG", loaded.sha256)
+    for box in [(0, 0, 37, 23), (5, 3, 16, 16), (36, 22, 1, 1), (0, 10, 37, 2)]:
+        assert loaded.region(*box) == packed.region(*box)
+        x, y, w, h = box
+        expected = Image.open(tmp_path / "a.png").convert("RGB").crop((x, y, x + w, y + h)).tobytes()
+        assert loaded.region(*box) == expected
+    assert loaded.pixel_id == packed.pixel_id
