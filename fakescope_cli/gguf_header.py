@@ -280,12 +280,7 @@ def _parse_view(path: Path, view: mmap.mmap) -> GGUFHeader:
         shape = tuple(reader.scalar("<Q") for _ in range(n_dims))
         tensors.append(TensorInfo(name, shape, reader.scalar("<I"), reader.scalar("<Q")))
     alignment = metadata.get("general.alignment", 32)
-    if (
-        not isinstance(alignment, int)
-        or alignment <= 0
-        or alignment & (alignment - 1)
-        or alignment > 1 << 20
-    ):
+    if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1) or alignment > 1 << 20:
         raise ModelFileError(f"{path}: invalid general.alignment {alignment!r}")
     data_offset = (reader.at + alignment - 1) // alignment * alignment
     header = GGUFHeader(path, version, metadata, tensors, data_offset, size)

@@ -45,18 +45,47 @@ def _centre_crop(rgb: Image.Image) -> Image.Image:
     return rgb.crop((left, top, left + crop_w, top + crop_h))
 
 
+# Strips keep memory small (a 12-megapixel image would hold five full-size planes at once). Each
+# strip starts on the 16-row grid of a 4:2:0 JPEG and carries MARGIN rows of context on either
+# side, which the decoder's chroma upsampling reads; the rows kept come out exactly as they would
+# from one save of the whole image.
+STRIP_ROWS = 256
+MARGIN_ROWS = 16
+
+
+def _strip_difference(strip: Image.Image) -> np.ndarray:
+    """Per pixel, the largest channel change of ``strip`` re-saved at ELA_QUALITY (uint8)."""
+    buffer = io.BytesIO()
+    strip.save(buffer, format="JPEG", quality=ELA_QUALITY)
+    with Image.open(io.BytesIO(buffer.getvalue()), formats=["JPEG"]) as resaved:
+        resaved.load()
+        # A JPEG we wrote from RGB decodes as RGB: converting would only copy it.
+        again = resaved if resaved.mode == "RGB" else resaved.convert("RGB")
+        red, green, blue = ImageChops.difference(strip, again).split()
+    return np.asarray(ImageChops.lighter(red, ImageChops.lighter(green, blue)))
+
+
+def difference_map(rgb: Image.Image) -> np.ndarray:
+    """The re-save error of every pixel, the largest over the three channels (uint8, H x W)."""
+    width, height = rgb.size
+    out = np.empty((height, width), dtype=np.uint8)
+    for top in range(0, height, STRIP_ROWS):
+        bottom = min(height, top + STRIP_ROWS)
+        start, end = max(0, top - MARGIN_ROWS), min(height, bottom + MARGIN_ROWS)
+        strip = _strip_difference(rgb.crop((0, start, width, end)))
+        out[top:bottom] = strip[top - start : bottom - start]
+    return out
+
+
 def error_levels(rgb: Image.Image, want_figure: bool = False) -> ElaResult:
     """ELA of the image (of its central 16 megapixels when larger)."""
-    rgb = _centre_crop(rgb)
-    buffer = io.BytesIO()
-    rgb.save(buffer, format="JPEG", quality=ELA_QUALITY)
-    with Image.open(io.BytesIO(buffer.getvalue()), formats=["JPEG"]) as resaved:
-        per_channel = ImageChops.difference(rgb, resaved.convert("RGB"))
-    red, green, blue = per_channel.split()
-    difference = np.asarray(
-        ImageChops.lighter(red, ImageChops.lighter(green, blue))
-    )  # uint8, max of channels
-    histogram = np.bincount(difference.ravel(), minlength=256)
+    difference = difference_map(_centre_crop(rgb))
+    # Row block by row block: bincount widens its input to 64-bit integers (96 MB at 12 MP).
+    histogram = sum(
+        (np.bincount(difference[top : top + STRIP_ROWS].ravel(), minlength=256)
+         for top in range(0, difference.shape[0], STRIP_ROWS)),
+        np.zeros(256, dtype=np.int64),
+    )  # fmt: skip
     mean = float(histogram @ np.arange(256) / difference.size)
     p99 = float(np.searchsorted(np.cumsum(histogram), 0.99 * difference.size))
     height, width = (difference.shape[0] // BLOCK) * BLOCK, (difference.shape[1] // BLOCK) * BLOCK

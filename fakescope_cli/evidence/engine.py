@@ -304,8 +304,8 @@ def _signals(
         with run.step("jpeg"):
             report.add(jpeg_tables.quant_table_finding(info.quant_tables, info.jpeg_frames))
             if 0 in info.quant_tables:
-                luma = _jpeg_luma(data)
-                score = jpeg_tables.double_quantization_score(luma, info.quant_tables[0])
+                luma, table = _jpeg_luma(data), info.quant_tables[0]
+                score = None if luma is None else jpeg_tables.double_quantization_score(luma, table)
                 report.add(jpeg_tables.double_quantization_finding(score))
     with run.step("ela"):
         result = ela.error_levels(decoded.rgb, options.figures)
@@ -323,10 +323,15 @@ def _keep_figure(report: EvidenceReport, name: str, figure: bytes | None) -> Non
         report.figures[name] = figure
 
 
-def _jpeg_luma(data: bytes) -> np.ndarray:
-    """The decoded Y channel as stored (no colour conversion, no EXIF rotation)."""
+def _jpeg_luma(data: bytes) -> np.ndarray | None:
+    """The decoded Y channel as stored (no colour conversion, no EXIF rotation), cut to the
+    region the double-compression test reads; None when the image is too small for it."""
     with Image.open(io.BytesIO(data), formats=["JPEG"]) as image:
-        image.draft("YCbCr", image.size)
+        box = jpeg_tables.double_quantization_box(*image.size)
+        if box is None:
+            return None
+        image.draft("YCbCr", image.size)  # the decoder's own Y, not RGB converted back
         if image.mode == "L":
-            return np.asarray(image)
-        return np.asarray(image.convert("YCbCr"))[:, :, 0]
+            return np.asarray(image.crop(box))
+        ycbcr = image if image.mode == "YCbCr" else image.convert("YCbCr")  # CMYK files
+        return np.asarray(ycbcr.crop(box).getchannel(0))  # one plane of one megapixel

@@ -216,6 +216,18 @@ def _block_dct_matrix() -> np.ndarray:
 _DQ_COEFFS = [(0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2), (2, 1), (2, 2)]
 
 
+def double_quantization_box(width: int, height: int) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the luminance the double-compression test reads: at most
+    1024 x 1024 from the centre, on the 8 x 8 grid (about a megapixel keeps large photos fast);
+    None when the image is too small to tell. Passing only this region gives the same score."""
+    height, width = (height // 8) * 8, (width // 8) * 8
+    if height < 64 or width < 64:
+        return None
+    crop_h, crop_w = min(height, 1024), min(width, 1024)
+    top, left = ((height - crop_h) // 16) * 8, ((width - crop_w) // 16) * 8
+    return left, top, left + crop_w, top + crop_h
+
+
 def double_quantization_score(luma: np.ndarray, luma_table: list[int]) -> float | None:
     """How periodic the histograms of re-quantized DCT coefficients are (0 = smooth).
 
@@ -223,13 +235,12 @@ def double_quantization_score(luma: np.ndarray, luma_table: list[int]) -> float 
     in these histograms; a single compression leaves smooth, Laplacian-shaped ones. ``luma`` is the
     decoded luminance without colour conversion. None when the image is too flat to tell.
     """
-    height, width = (luma.shape[0] // 8) * 8, (luma.shape[1] // 8) * 8
-    if height < 64 or width < 64:
+    box = double_quantization_box(luma.shape[1], luma.shape[0])
+    if box is None:
         return None
-    # At most ~1 megapixel from the centre keeps this fast on large photos.
-    crop_h, crop_w = min(height, 1024), min(width, 1024)
-    top, left = ((height - crop_h) // 16) * 8, ((width - crop_w) // 16) * 8
-    region = luma[top : top + crop_h, left : left + crop_w].astype(np.float64) - 128.0
+    left, top, right, bottom = box
+    crop_h, crop_w = bottom - top, right - left
+    region = luma[top:bottom, left:right].astype(np.float64) - 128.0
     blocks = region.reshape(crop_h // 8, 8, crop_w // 8, 8).transpose(0, 2, 1, 3)
     dct = _block_dct_matrix()
     coefficients = np.einsum("ij,abjk,lk->abil", dct, blocks, dct, optimize=True)
