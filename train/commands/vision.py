@@ -25,6 +25,10 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--threads", type=int, default=2)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--warmup-steps", type=int, default=100)
+    train.add_argument(
+        "--init-from", type=Path, metavar="VISION", help="continue from an earlier stage's vision.safetensors"
+    )
     train.add_argument(
         "--exclude-package", action="append", default=[], metavar="PKG", help="leave this package's crops out"
     )
@@ -45,7 +49,9 @@ def run_vision_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         threads=args.threads,
         seed=args.seed,
+        warmup_steps=args.warmup_steps,
         exclude_packages=tuple(args.exclude_package),
+        init_from=str(args.init_from) if args.init_from else None,
     )
 
     def log(line: str) -> None:

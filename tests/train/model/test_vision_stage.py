@@ -118,3 +118,36 @@ def test_bounded_run_resumes_and_its_tower_goes_into_a_checkpoint(
     assert merged_half.dtype == torch.float32 and torch.equal(merged_half, patch.detach().half().float())
     before = load_file(str(tiny_checkpoint / "model.safetensors"))
     assert not torch.equal(before["model.vision_model.embeddings.patch_embedding.weight"], patch)
+
+
+def test_a_stage_continues_from_an_earlier_stages_weights(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--init-from``: the tower and head start as the earlier stage left them (no DCT start, the
+    embedding trained from the first step); a file of another shape is one clear error."""
+    from safetensors.torch import load_file, save_file
+
+    manifest = _crops(tmp_path)
+    base = ["vision-train", "--checkpoint", str(tiny_checkpoint), "--data", str(manifest), "--threads", "1"]
+    first = tmp_path / "first"
+    assert main([*base, "--out", str(first), "--minutes", "0.03"]) == 0
+    earlier = load_file(str(first / VISION))
+    capsys.readouterr()
+    second = tmp_path / "second"
+    args = [*base, "--out", str(second), "--minutes", "0.03", "--init-from", str(first / VISION)]
+    assert main([*args, "--learning-rate", "0"]) == 0  # no step size: what it starts from is kept
+    said = capsys.readouterr().err
+    assert "tower and head from" in said and "whitened DCT" not in said
+    kept = load_file(str(second / VISION))
+    assert set(kept) == set(earlier) and all(torch.equal(kept[k], earlier[k]) for k in earlier)
+
+    moved = tmp_path / "moved"
+    assert main([*base, "--out", str(moved), "--minutes", "0.03", "--init-from", str(first / VISION)]) == 0
+    after = load_file(str(moved / VISION))
+    name = "model.vision_model.embeddings.patch_embedding.weight"
+    assert not torch.equal(after[name], earlier[name])  # the embedding trains from the first step
+
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({**earlier, "head.weight": torch.zeros(1, 3)}, str(wrong))
+    assert main([*base, "--out", str(tmp_path / "third"), "--init-from", str(wrong)]) == 2
+    assert "does not match this checkpoint's shape" in capsys.readouterr().err

@@ -56,6 +56,9 @@ class StageConfig:
     seed: int = 0
     val_fraction: float = 0.1
     exclude_packages: tuple[str, ...] = ()
+    # An earlier stage's vision.safetensors (tower and head) to continue from: no DCT start, and
+    # the patch embedding, trained already, is not frozen.
+    init_from: str | None = None
 
 
 class TileClassifier(nn.Module):
@@ -69,6 +72,25 @@ class TileClassifier(nn.Module):
     def forward(self, tiles: torch.Tensor) -> torch.Tensor:
         hidden = self.vision(pixel_values=tiles).last_hidden_state
         return self.head(hidden.mean(1)).squeeze(1)
+
+
+def load_stage_weights(model: TileClassifier, path: Path) -> None:
+    """An earlier stage's tower and head (any float type) into ``model``; every tensor must fit."""
+    from safetensors.torch import load_file
+
+    from fakescope_cli.errors import ConfigError
+
+    try:
+        weights = load_file(str(path))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ConfigError(f"{path}: cannot read the stage's weights ({exc})") from None
+    tower = {k[len(VISION_PREFIX) :]: v for k, v in weights.items() if k.startswith(VISION_PREFIX)}
+    head = {k[len("head.") :]: v for k, v in weights.items() if k.startswith("head.")}
+    for part, values in ((model.vision, tower), (model.head, head)):
+        own = part.state_dict()
+        if set(values) != set(own) or any(values[k].shape != own[k].shape for k in own):
+            raise ConfigError(f"{path}: its tower or head does not match this checkpoint's shape")
+        part.load_state_dict({k: v.to(own[k].dtype) for k, v in values.items()})
 
 
 def _vision_tower(checkpoint: Path) -> tuple[Any, int, int, tuple[list[float], list[float]]]:
@@ -165,7 +187,12 @@ def train_vision(
     torch.manual_seed(config.seed)
     state_path = out / STATE
     state: dict[str, Any] | None = torch.load(state_path, weights_only=False) if state_path.exists() else None
-    if state is None:
+    if state is None and config.init_from is not None:
+        load_stage_weights(model, Path(config.init_from))
+        log(f"vision-train: tower and head from {config.init_from}")
+        rng = np.random.default_rng(config.seed)
+        step, total, curve, evaluations, seconds = 0, 0, [], [], 0.0
+    elif state is None:
         rng = np.random.default_rng(config.seed)
         sample = tiles["train"][
             rng.choice(len(data["train"]), size=min(512, len(data["train"])), replace=False), 0
@@ -230,7 +257,7 @@ def train_vision(
             stopped = True
             break
         started = time.perf_counter()
-        frozen = total == 0 or step < total * config.freeze_embedding_fraction
+        frozen = config.init_from is None and (total == 0 or step < total * config.freeze_embedding_fraction)
         for p in embedding.parameters():
             p.requires_grad_(not frozen)
         half = config.batch_size // 2
