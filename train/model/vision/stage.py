@@ -187,6 +187,8 @@ def train_vision(
     torch.manual_seed(config.seed)
     state_path = out / STATE
     state: dict[str, Any] | None = torch.load(state_path, weights_only=False) if state_path.exists() else None
+    curve: list[dict[str, Any]]
+    evaluations: list[dict[str, Any]]
     if state is None and config.init_from is not None:
         load_stage_weights(model, Path(config.init_from))
         log(f"vision-train: tower and head from {config.init_from}")
