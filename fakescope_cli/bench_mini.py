@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="score-only runs (median reported)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     bundled = paths.bundled_model_dir()
     if not bundled.is_dir() or not any(bundled.glob("*.gguf")):
         sys.stdout.write("bench_mini: no bundled model in this checkout; skipped\n")
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     extra += ["--threads", str(args.threads)] if args.threads else []
     small = photos[: max(1, args.images // 4)]
     # This machine's speed drifts by a fifth from one minute to the next: the score-only figure
-    # is the median of several runs, with their range.
+    # is the median of several runs (of an even number, the faster middle one), with their range.
     runs = sorted((time_scan(photos, False, extra) for _ in range(args.repeats)), key=_rate)
     figures = {
         "score only": runs[len(runs) // 2],

@@ -7,13 +7,13 @@ because a model file from the internet is untrusted input too.
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from stat import S_ISREG
+from typing import Any, BinaryIO
 
 from fakescope_cli.errors import ModelFileError
 
@@ -126,30 +126,42 @@ _PARSED_LOCK = threading.Lock()
 
 
 class _Reader:
-    """Walks the header in a read-only map of the file: every read is bounds-checked."""
+    """Walks the header, reading the file into memory only as far as the header goes (no map: a
+    file truncated while mapped would kill the process); every read is bounds-checked."""
 
-    def __init__(self, view: bytes | mmap.mmap, path: Path):
-        self.view = view
+    CHUNK = 1 << 20
+
+    def __init__(self, fh: BinaryIO, path: Path, size: int):
+        self.fh = fh
         self.path = path
-        self.size = len(view)
+        self.size = size  # the file's size: nothing is read past it
+        self.buffer = bytearray()
         self.at = 0
 
     def _truncated(self) -> ModelFileError:
         return ModelFileError(f"{self.path}: file ends inside the GGUF header (truncated download?)")
 
-    def take(self, n: int) -> bytes:
-        end = self.at + n
+    def _have(self, end: int) -> None:
+        """Make sure bytes up to ``end`` are in memory."""
         if end > self.size:
             raise self._truncated()
-        data = self.view[self.at : end]
+        while len(self.buffer) < end:
+            chunk = self.fh.read(max(self.CHUNK, end - len(self.buffer)))
+            if not chunk:
+                raise self._truncated()
+            self.buffer += chunk
+
+    def take(self, n: int) -> bytes:
+        end = self.at + n
+        self._have(end)
+        data = bytes(self.buffer[self.at : end])
         self.at = end
         return data
 
     def scalar(self, fmt: str) -> Any:
         width = struct.calcsize(fmt)
-        if self.at + width > self.size:
-            raise self._truncated()
-        (value,) = struct.unpack_from(fmt, self.view, self.at)
+        self._have(self.at + width)
+        (value,) = struct.unpack_from(fmt, self.buffer, self.at)
         self.at += width
         return value
 
@@ -160,22 +172,21 @@ class _Reader:
         return self.take(length).decode("utf-8", errors="replace")
 
     def skip(self, n: int) -> None:
-        if self.at + n > self.size:
-            raise self._truncated()
+        self._have(self.at + n)
         self.at += n
 
     def skip_strings(self, count: int) -> None:
         """Step over ``count`` length-prefixed strings (a token list: tens of thousands)."""
-        view, at, size, unpack = self.view, self.at, self.size, _U64.unpack_from
+        unpack = _U64.unpack_from
+        at = self.at
         for _ in range(count):
-            if at + 8 > size:
-                raise self._truncated()
-            (length,) = unpack(view, at)
+            if at + 8 > len(self.buffer):
+                self._have(at + 8)
+            (length,) = unpack(self.buffer, at)
             if length > MAX_STRING:
                 raise ModelFileError(f"{self.path}: implausible string length {length} in GGUF header")
             at += 8 + length
-        if at > size:
-            raise self._truncated()
+        self._have(at)
         self.at = at
 
     def value(self, type_id: int, nested: bool = False) -> Any:
@@ -215,20 +226,29 @@ def read_header(path: Path) -> GGUFHeader:
     """Parse the header of ``path``; raise ModelFileError if it is not a whole GGUF file.
 
     A scan reads each model's header in several places; the parse is kept per file identity
-    (device, inode, size, modification time), so a file replaced on disk is read afresh."""
+    (device, inode, size, modification and change times of the file opened), so a file replaced
+    or rewritten on disk is read afresh. Callers must not change the header they get."""
     path = Path(path)
     try:
-        stat = path.stat()
+        if path.exists() and not (path.is_file() or path.is_dir()):  # a pipe would block the open
+            raise ModelFileError(f"{path}: not a regular file")
+        fh = path.open("rb")
     except FileNotFoundError:
         raise ModelFileError(f"{path}: model file not found") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a folder, not a model file") from None
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot open model file ({exc.strerror})") from None
-    identity = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    with _PARSED_LOCK:
-        known = _PARSED.get(identity)
-    if known is not None:
-        return known
-    header = _parse(path)
+    with fh:
+        stat = os.fstat(fh.fileno())
+        if not S_ISREG(stat.st_mode):
+            raise ModelFileError(f"{path}: not a regular file")
+        identity = (str(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        with _PARSED_LOCK:
+            known = _PARSED.get(identity)
+        if known is not None:
+            return known
+        header = _parse_view(path, _Reader(fh, path, stat.st_size))
     with _PARSED_LOCK:
         if len(_PARSED) >= 32:
             _PARSED.clear()
@@ -236,29 +256,9 @@ def read_header(path: Path) -> GGUFHeader:
     return header
 
 
-def _parse(path: Path) -> GGUFHeader:
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: model file not found") from None
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot open model file ({exc.strerror})") from None
-    with fh:
-        size = os.fstat(fh.fileno()).st_size
-        if size < len(MAGIC):
-            raise ModelFileError(f"{path}: not a GGUF file")
-        try:
-            view = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except (OSError, ValueError) as exc:  # not a regular file: a pipe, a device ...
-            raise ModelFileError(f"{path}: cannot map model file ({exc})") from None
-        with view:
-            return _parse_view(path, view)
-
-
-def _parse_view(path: Path, view: mmap.mmap) -> GGUFHeader:
-    size = len(view)
-    reader = _Reader(view, path)
-    if reader.take(4) != MAGIC:
+def _parse_view(path: Path, reader: _Reader) -> GGUFHeader:
+    size = reader.size
+    if size < len(MAGIC) or reader.take(4) != MAGIC:
         raise ModelFileError(f"{path}: not a GGUF file")
     version = reader.scalar("<I")
     if version not in (2, 3):

@@ -87,7 +87,7 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: the pixels may be an image or bytes
 class LoadedImage:
     """Decoded RGB pixels plus what identifies the file they came from.
 
@@ -107,7 +107,11 @@ class LoadedImage:
         return self.pixels if isinstance(self.pixels, bytes) else self.pixels.tobytes()
 
     def region(self, x: int, y: int, width: int, height: int) -> bytes:
-        """The packed pixels of one rectangle inside the image."""
+        """The packed pixels of one rectangle inside the image (ValueError if it reaches outside)."""
+        if min(x, y) < 0 or min(width, height) < 1:
+            raise ValueError(f"region {x},{y} {width}x{height} is not a rectangle inside the image")
+        if x + width > self.width or y + height > self.height:
+            raise ValueError(f"region {x},{y} {width}x{height} reaches outside {self.width}x{self.height}")
         if isinstance(self.pixels, Image.Image):
             return self.pixels.crop((x, y, x + width, y + height)).tobytes()
         rows = memoryview(self.pixels)

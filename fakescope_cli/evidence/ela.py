@@ -49,8 +49,18 @@ def _centre_crop(rgb: Image.Image) -> Image.Image:
 # strip starts on the 16-row grid of a 4:2:0 JPEG and carries MARGIN rows of context on either
 # side, which the decoder's chroma upsampling reads; the rows kept come out exactly as they would
 # from one save of the whole image.
-STRIP_ROWS = 256
+STRIP_ROWS = 256  # at least; narrow images get taller strips (STRIP_PIXELS)
+STRIP_PIXELS = 1_000_000  # so a tall, narrow image is not thousands of tiny saves
 MARGIN_ROWS = 16
+
+
+JPEG_MAX_SIDE = 65_500  # libjpeg's limit: a strip with its margins must stay under it
+
+
+def strip_rows(width: int) -> int:
+    """Rows a strip holds: STRIP_ROWS, or more for a narrow image, on the 16-row grid."""
+    rows = max(STRIP_ROWS, -(-STRIP_PIXELS // max(width, 1)))
+    return min(-(-rows // 16) * 16, (JPEG_MAX_SIDE - 2 * MARGIN_ROWS) // 16 * 16)
 
 
 def _strip_difference(strip: Image.Image) -> np.ndarray:
@@ -69,8 +79,9 @@ def difference_map(rgb: Image.Image) -> np.ndarray:
     """The re-save error of every pixel, the largest over the three channels (uint8, H x W)."""
     width, height = rgb.size
     out = np.empty((height, width), dtype=np.uint8)
-    for top in range(0, height, STRIP_ROWS):
-        bottom = min(height, top + STRIP_ROWS)
+    rows = strip_rows(width)
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
         start, end = max(0, top - MARGIN_ROWS), min(height, bottom + MARGIN_ROWS)
         strip = _strip_difference(rgb.crop((0, start, width, end)))
         out[top:bottom] = strip[top - start : bottom - start]

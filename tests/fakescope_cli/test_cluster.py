@@ -90,7 +90,7 @@ def test_a_cluster_scan_equals_a_local_scan(cluster: str, tiny_gguf, folder: Pat
 def test_an_actor_killed_mid_scan_loses_and_repeats_nothing(cluster: str, tiny_gguf, tmp_path: Path) -> None:
     for i in range(48):
         write_test_image(tmp_path / f"k{i:02d}.png", seed=300 + i)
-    errors = tmp_path / "stderr.txt"
+    errors = tmp_path.parent / f"{tmp_path.name}.stderr.txt"  # not in the folder the scans read
     with errors.open("w") as stderr_file:
         scan = subprocess.Popen(
             _command(tiny_gguf, tmp_path, "--no-cache", "--no-evidence", "--cluster", cluster),
@@ -110,6 +110,7 @@ def test_an_actor_killed_mid_scan_loses_and_repeats_nothing(cluster: str, tiny_g
         scan.wait()
     finally:
         watchdog.cancel()
+        scan.stdout.close()
     stderr = errors.read_text()
     records = _records("\n".join(lines))
     assert scan.returncode in (0, 1), stderr

@@ -101,3 +101,7 @@ def test_a_region_is_the_same_pixels_from_the_image_or_from_its_packed_bytes(tmp
         expected = Image.open(tmp_path / "a.png").convert("RGB").crop((x, y, x + w, y + h)).tobytes()
         assert loaded.region(*box) == expected
     assert loaded.pixel_id == packed.pixel_id
+    for outside in [(30, 0, 8, 8), (0, 20, 4, 4), (-1, 0, 2, 2), (0, 0, 0, 5)]:
+        for image in (loaded, packed):
+            with pytest.raises(ValueError):
+                image.region(*outside)

@@ -12,6 +12,13 @@ from pathlib import Path
 from fakescope_cli.errors import ConfigError
 
 
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is below 0")
+    return value
+
+
 def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None:
     train = subparsers.add_parser(
         "vision-train",
@@ -25,7 +32,7 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--threads", type=int, default=2)
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--warmup-steps", type=int, default=100)
+    train.add_argument("--warmup-steps", type=_not_negative, default=100, help="0: no warm-up")
     train.add_argument(
         "--init-from", type=Path, metavar="VISION", help="continue from an earlier stage's vision.safetensors"
     )

@@ -151,3 +151,14 @@ def test_a_stage_continues_from_an_earlier_stages_weights(
     save_file({**earlier, "head.weight": torch.zeros(1, 3)}, str(wrong))
     assert main([*base, "--out", str(tmp_path / "third"), "--init-from", str(wrong)]) == 2
     assert "does not match this checkpoint's shape" in capsys.readouterr().err
+
+
+def test_no_warm_up_is_a_constant_start_then_the_cosine() -> None:
+    from train.model.vision.stage import StageConfig, _lr
+
+    config = StageConfig(learning_rate=1e-3, warmup_steps=0)
+    assert _lr(0, 0, config) == 1e-3  # before the schedule is fixed
+    assert _lr(0, 100, config) == pytest.approx(1e-3) and _lr(100, 100, config) == pytest.approx(1e-4)
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error, before anything loads
+        main(["vision-train", "--checkpoint", "c", "--data", "d", "--out", "o", "--warmup-steps", "-1"])
+    assert refused.value.code == 2

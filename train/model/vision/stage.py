@@ -167,8 +167,10 @@ def _metrics(crops: CropSet, logits: np.ndarray) -> dict[str, Any]:
 
 def _lr(step: int, total: int, config: StageConfig) -> float:
     warm = config.warmup_steps
-    if step < warm or total == 0:
+    if warm > 0 and (step < warm or total == 0):
         return config.learning_rate * min(step + 1, warm) / warm
+    if total == 0:
+        return config.learning_rate
     progress = (step - warm) / max(1, total - warm)
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
@@ -217,6 +219,13 @@ def train_vision(
             state["seconds"],
         )
         log(f"vision-train: resuming at step {step} of {total}")
+    # What the run started from decides the embedding's freeze, also when it is resumed with other flags.
+    started_from = state["config"].get("init_from") if state is not None else config.init_from
+    if state is not None and started_from != config.init_from:
+        log(
+            f"vision-train: this run started from {started_from or 'the DCT bank'}; "
+            "--init-from is ignored on resume"
+        )
     optimiser = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -259,7 +268,7 @@ def train_vision(
             stopped = True
             break
         started = time.perf_counter()
-        frozen = config.init_from is None and (total == 0 or step < total * config.freeze_embedding_fraction)
+        frozen = started_from is None and (total == 0 or step < total * config.freeze_embedding_fraction)
         for p in embedding.parameters():
             p.requires_grad_(not frozen)
         half = config.batch_size // 2

@@ -25,9 +25,12 @@ FACTORS = (1, 2, 3)
 
 
 def rescaled_jpeg(path: Path, factor: int) -> bytes:
-    """The image downscaled ``factor`` times (Lanczos; 1: its own size), as JPEG quality 90."""
-    with Image.open(path) as opened:
-        rgb = opened.convert("RGB")
+    """The image as ``scan`` decodes it (EXIF orientation applied, alpha over white), downscaled
+    ``factor`` times (Lanczos; 1: its own size), as JPEG quality 90: at x1 a re-saved copy, not
+    the original file."""
+    from fakescope_cli.imageio import decode_image, read_image_file
+
+    rgb = decode_image(path, read_image_file(path)).rgb
     if factor > 1:
         rgb = rgb.resize((rgb.width // factor, rgb.height // factor), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
