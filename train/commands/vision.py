@@ -37,6 +37,9 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
         "--init-from", type=Path, metavar="VISION", help="continue from an earlier stage's vision.safetensors"
     )
     train.add_argument(
+        "--blur", type=float, default=0.0, metavar="SHARE", help="share of tiles blurred, both classes alike"
+    )
+    train.add_argument(
         "--exclude-package", action="append", default=[], metavar="PKG", help="leave this package's crops out"
     )
     handlers["vision-train"] = run_vision_train
@@ -59,6 +62,7 @@ def run_vision_train(args: argparse.Namespace) -> int:
         warmup_steps=args.warmup_steps,
         exclude_packages=tuple(args.exclude_package),
         init_from=str(args.init_from) if args.init_from else None,
+        blur=args.blur,
     )
 
     def log(line: str) -> None:

@@ -40,6 +40,7 @@ RECORD = "record.json"
 VISION = "vision.safetensors"
 VISION_PREFIX = "model.vision_model."
 CALIBRATION_STEPS = 20
+BLUR_SIGMA = (0.3, 1.5)  # pixels
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class StageConfig:
     # An earlier stage's vision.safetensors (tower and head) to continue from: no DCT start, and
     # the patch embedding, trained already, is not frozen.
     init_from: str | None = None
+    # Share of tiles, of either class alike, blurred (Gaussian, sigma drawn from BLUR_SIGMA) before
+    # they are seen: a camera-original photograph is softer per pixel than a downscaled one.
+    blur: float = 0.0
 
 
 class TileClassifier(nn.Module):
@@ -125,6 +129,20 @@ def random_tiles(pixels: np.ndarray, index: np.ndarray, tile: int, rng: np.rando
     for n, (i, y, x, flip) in enumerate(zip(index, ys, xs, flips, strict=True)):
         part = pixels[i, y : y + tile, x : x + tile]
         out[n] = part[:, ::-1] if flip else part
+    return out
+
+
+def blurred(tiles: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """``tiles`` with about ``share`` of them Gaussian-blurred (each its own sigma); the rest kept."""
+    if share <= 0:
+        return tiles
+    from PIL import Image, ImageFilter
+
+    out = tiles.copy()
+    chosen = np.flatnonzero(rng.random(len(tiles)) < share)
+    sigmas = rng.uniform(*BLUR_SIGMA, len(chosen))
+    for i, sigma in zip(chosen, sigmas, strict=True):
+        out[i] = np.asarray(Image.fromarray(tiles[i]).filter(ImageFilter.GaussianBlur(float(sigma))))
     return out
 
 
@@ -275,7 +293,7 @@ def train_vision(
         index = np.concatenate(
             [rng.choice(by_class[0], half), rng.choice(by_class[1], config.batch_size - half)]
         )
-        batch = random_tiles(train_pixels, index, tile, rng)
+        batch = blurred(random_tiles(train_pixels, index, tile, rng), config.blur, rng)
         for group in optimiser.param_groups:
             group["lr"] = _lr(step, total, config)
         loss = loss_fn(model(normalise(batch)), torch.from_numpy(train_labels[index]).float())

@@ -1,0 +1,49 @@
+"""The stage-1 resolution check on the tiny random checkpoint: mechanics, not detection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import write_test_image
+from train.model.vision.stage import VISION_PREFIX, TileClassifier, _vision_tower, blurred
+from train.run.mini.tower_rescale import main
+
+
+def test_a_towers_flags_are_counted_at_each_size(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    vision, hidden, _, _ = _vision_tower(tiny_checkpoint)
+    model = TileClassifier(vision, hidden)
+    weights = {VISION_PREFIX + k: v.contiguous() for k, v in model.vision.state_dict().items()}
+    weights |= {"head." + k: v.contiguous() for k, v in model.head.state_dict().items()}
+    stage = tmp_path / "vision.safetensors"
+    save_file(weights, str(stage))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(3):
+        write_test_image(photos / f"p{i}.png", size=(200, 150), seed=i)
+    out = tmp_path / "check.json"
+    main([str(photos), "--checkpoint", str(tiny_checkpoint), "--vision", str(stage), "--crop-size", "64",
+          "--out", str(out)])  # fmt: skip
+    figures = json.loads(out.read_text())["towers"][str(stage)]
+    assert set(figures) == {"x1", "x2"} and all(0 <= f["flagged"] <= 3 for f in figures.values())
+    assert figures["x1"]["mean_logit"] != figures["x2"]["mean_logit"]  # the sizes were really scored
+
+
+def test_blur_changes_the_share_asked_and_nothing_else() -> None:
+    rng = np.random.default_rng(0)
+    tiles = rng.integers(0, 256, (64, 16, 16, 3), dtype=np.uint8)
+    before = tiles.copy()
+    assert blurred(tiles, 0.0, np.random.default_rng(1)) is tiles  # no draw: old runs replay the same
+    half = blurred(tiles, 0.5, np.random.default_rng(1))
+    changed = [not np.array_equal(a, b) for a, b in zip(tiles, half, strict=True)]
+    assert 16 <= sum(changed) <= 48
+
+    def roughness(tile: np.ndarray) -> float:
+        return float(np.abs(np.diff(tile.astype(int), axis=0)).mean())
+
+    assert all(roughness(half[i]) < roughness(tiles[i]) for i in range(64) if changed[i])
+    assert np.array_equal(tiles, before)  # the input is left as it was

@@ -1,0 +1,80 @@
+"""The resolution check of ``rescale_check``, one stage earlier: a vision stage's tower and head
+(no language model) on the own-size photographs, at their own size and halved, through the five
+crops ``scan`` takes. For comparing stage-1 recipes before instruction tuning is paid for.
+
+    python -m train.run.mini.tower_rescale runs/mini-cpu/eval-images/own-size \
+        --checkpoint runs/mini-cpu/init --vision train/run/mini/stage1/vision.f16.safetensors [...]
+
+An image's logit is the mean of its crops' (each the mean of its 2 x 2 tiles); it counts as
+flagged above 0, the head's own midpoint (it was trained on balanced batches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FACTORS = (1, 2)
+
+
+def image_logits(model, normalise, tile: int, crop_size: int, crops: int, pixels: np.ndarray) -> float:
+    """Mean crop logit of one decoded image (H x W x 3 uint8), over the crops ``scan`` takes."""
+    from fakescope_cli.view import crop_boxes, cut
+    from train.model.vision.stage import crop_logits, tiles_of
+
+    height, width = pixels.shape[:2]
+    boxes = crop_boxes(width, height, crop_size, crops)
+    cut_crops = np.stack([cut(pixels, box, crop_size) for box in boxes])
+    return float(crop_logits(model, tiles_of(cut_crops, tile), normalise).mean())
+
+
+def main(argv: list[str] | None = None) -> None:
+    import torch
+
+    from fakescope_cli.imageio import decode_image
+    from train.model.vision.stage import Normaliser, TileClassifier, _vision_tower, load_stage_weights
+    from train.run.mini.rescale_check import rescaled_jpeg
+
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("photos", type=Path, help="folder of real photographs (own-size/)")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the run's mini-init checkpoint")
+    parser.add_argument("--vision", type=Path, action="append", required=True, help="a stage's weights")
+    parser.add_argument("--crop-size", type=int, default=128)
+    parser.add_argument("--crops", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="write the figures here (JSON)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    photos = sorted(p for p in args.photos.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    images = {
+        factor: [np.asarray(decode_image(p, rescaled_jpeg(p, factor)).rgb) for p in photos]
+        for factor in FACTORS
+    }
+    record: dict[str, object] = {"photos": str(args.photos), "n": len(photos), "towers": {}}
+    for weights in args.vision:
+        vision, hidden, tile, norm = _vision_tower(args.checkpoint)
+        model = TileClassifier(vision, hidden)
+        load_stage_weights(model, weights)
+        normalise = Normaliser(*norm)
+        figures = {}
+        for factor in FACTORS:
+            logits = [
+                image_logits(model, normalise, tile, args.crop_size, args.crops, px) for px in images[factor]
+            ]
+            figures[f"x{factor}"] = {
+                "flagged": sum(x > 0 for x in logits),
+                "mean_logit": round(float(np.mean(logits)), 3),
+            }
+        record["towers"][str(weights)] = figures  # type: ignore[index]
+        sys.stdout.write(f"{weights}: {figures} of {len(photos)} real photographs\n")
+    if args.out:
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
