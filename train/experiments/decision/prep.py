@@ -145,7 +145,15 @@ def main() -> None:
     global DATA, NCNN_THREADS
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ae-seconds", type=float, default=180.0)
+    ap.add_argument(
+        "--ae-seconds", type=float, default=180.0, help="autoencoder training time, without --ae-steps"
+    )
+    ap.add_argument(
+        "--ae-steps",
+        type=int,
+        default=0,
+        help="autoencoder steps instead of a time (reproducible across machines)",
+    )
     ap.add_argument(
         "--min-detail",
         type=float,
@@ -202,7 +210,7 @@ def main() -> None:
         model.eval()
         ae_info = json.loads((DATA / "ae.json").read_text())
     else:
-        model, ae_info = aemod.train_ae(patch_arr, args.ae_seconds, seed=args.seed)
+        model, ae_info = aemod.train_ae(patch_arr, args.ae_seconds, seed=args.seed, steps=args.ae_steps)
         save_file(model.state_dict(), str(ae_path))
         ae_info["patches"] = int(len(patch_arr))
     say("ae", ae_info)
