@@ -139,6 +139,17 @@ def guarded_analysis(
 # -- the run ------------------------------------------------------------------------------------
 
 
+def _await_pool_manager(pool: ProcessPoolExecutor, timeout: float = 10.0) -> None:
+    """Wait for the pool's manager thread to see its workers gone and close its wake-up pipe.
+
+    Python 3.11's exit hook for process pools writes to that pipe without the lock the manager
+    thread closes it under; an exit while the thread is still closing it printed a traceback
+    ("Bad file descriptor") after Ctrl-C. Once the thread has ended, the hook leaves the pipe be."""
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if isinstance(manager, threading.Thread) and manager.is_alive():
+        manager.join(timeout)
+
+
 class _DeferredInterrupt:
     """Ctrl-C while worker processes run, raised where no executor lock is held.
 
@@ -263,6 +274,7 @@ class ScanRun:
         if self._pool is not None:
             for process in list(getattr(self._pool, "_processes", {}).values()):
                 process.terminate()
+            _await_pool_manager(self._pool)
             self._pool = None
         if self._engine is not None:
             self._engine.close()

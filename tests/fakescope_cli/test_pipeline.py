@@ -77,3 +77,28 @@ def test_workers_die_with_a_killed_scan(tmp_path) -> None:
     for process in alive:
         process.kill()
     assert not alive, f"processes outlived the killed scan: {[' '.join(p.cmdline())[-60:] for p in alive]}"
+
+
+def test_abort_leaves_no_pool_pipe_for_the_exit_hook(tmp_path) -> None:
+    """After Ctrl-C the pool's manager thread has closed its wake-up pipe before the scan exits:
+    Python 3.11's exit hook writes to that pipe unlocked, and a close racing it printed an
+    ``OSError: Bad file descriptor`` traceback (seen once in CI on an interrupted scan)."""
+    from fakescope_cli.discovery import InputFile
+    from fakescope_cli.pipeline import ScanRun
+    from fakescope_cli.scan import ScanOptions
+    from tests.conftest import write_test_image
+
+    for i in range(40):
+        write_test_image(tmp_path / f"{i:02d}.png", size=(96, 96), seed=i)
+    run = ScanRun(ScanOptions(), model=None, workers=2)
+    results = run.results(InputFile(p) for p in sorted(tmp_path.glob("*.png")))
+    assert next(results).error is None  # the pool runs, with more images queued
+    pool = run._pool
+    assert pool is not None
+    manager = pool._executor_manager_thread  # type: ignore[attr-defined]
+    wakeup = pool._executor_manager_thread_wakeup  # type: ignore[attr-defined]
+    assert manager is not None and manager.is_alive()
+    run.abort()
+    results.close()
+    assert not manager.is_alive()
+    assert wakeup._closed
