@@ -28,6 +28,9 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
     train.add_argument("--data", type=Path, required=True, metavar="MANIFEST", help="crops manifest (CSV)")
     train.add_argument("--out", type=Path, required=True, help="stage folder (state, record, weights)")
     train.add_argument("--minutes", type=float, default=45.0, help="training time budget (default 45)")
+    train.add_argument(
+        "--steps", type=_not_negative, default=0, help="this many steps, not --minutes' (0: from the time)"
+    )
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--threads", type=int, default=2)
@@ -63,6 +66,7 @@ def run_vision_train(args: argparse.Namespace) -> int:
         exclude_packages=tuple(args.exclude_package),
         init_from=str(args.init_from) if args.init_from else None,
         blur=args.blur,
+        steps=args.steps,
     )
 
     def log(line: str) -> None:

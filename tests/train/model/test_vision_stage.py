@@ -162,3 +162,14 @@ def test_no_warm_up_is_a_constant_start_then_the_cosine() -> None:
     with pytest.raises(SystemExit) as refused:  # argparse's usage error, before anything loads
         main(["vision-train", "--checkpoint", "c", "--data", "d", "--out", "o", "--warmup-steps", "-1"])
     assert refused.value.code == 2
+
+
+def test_a_fixed_number_of_steps_whatever_the_time(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """``--steps``: the plan is that many steps, not the time budget's (which would allow many more
+    here), so two recipes compare at equal steps on machines of different speeds."""
+    manifest = _crops(tmp_path)
+    out = tmp_path / "fixed"
+    args = ["vision-train", "--checkpoint", str(tiny_checkpoint), "--data", str(manifest)]
+    assert main([*args, "--out", str(out), "--threads", "1", "--minutes", "5", "--steps", "7"]) == 0
+    record = json.loads((out / "record.json").read_text())
+    assert record["steps"] == record["planned_steps"] == 7

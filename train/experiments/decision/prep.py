@@ -136,6 +136,26 @@ def downscale(region: np.ndarray, factor: int, method: str) -> np.ndarray:
     )
 
 
+SOFT_SIGMA = (0.4, 1.2)  # Gaussian, like a lens and demosaicing that resolve less than the sensor
+SOFT_ZOOM = (1.25, 2.0)  # or the centre of the region resampled up (bicubic): a soft original
+
+
+def softened(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The source region made soft per pixel, as a camera-original photograph is; the same step for
+    every family (it comes before the generator), so softness alone says nothing of the label."""
+    from PIL import ImageFilter
+
+    im = Image.fromarray(region)
+    if rng.random() < 0.5:
+        sigma = float(rng.uniform(*SOFT_SIGMA))
+        return np.asarray(im.filter(ImageFilter.GaussianBlur(sigma)))
+    h, w = region.shape[:2]
+    zoom = float(rng.uniform(*SOFT_ZOOM))
+    ch, cw = max(1, round(h / zoom)), max(1, round(w / zoom))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return np.asarray(im.crop((left, top, left + cw, top + ch)).resize((w, h), Image.Resampling.BICUBIC))
+
+
 def jpeg_quality_from_file(data: bytes) -> float:
     with Image.open(io.BytesIO(data)) as im:
         return float(np.mean(im.quantization[0]))  # type: ignore[attr-defined]  # luminance step
@@ -163,6 +183,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="data folder (default build/exp/data)")
     ap.add_argument("--train-scale", type=int, default=1, help="crops per training photo, times this")
     ap.add_argument("--ncnn-threads", type=int, default=1)
+    ap.add_argument(
+        "--soften",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of source regions, every family alike, made soft before the generator (0: none)",
+    )
     args = ap.parse_args()
     DATA, NCNN_THREADS = args.out or DATA, args.ncnn_threads
     for family in PER_PHOTO["train"]:
@@ -226,6 +253,11 @@ def main() -> None:
             img = open_photo(CACHE / photos[pid]["file"])
             current = pid
         reg = img[y : y + region, x : x + region]
+        soft = False
+        if args.soften > 0:
+            crop_rng = np.random.default_rng(key_seed(args.seed, "soften", f"{sp}/{fam}/{pid}/{i}"))
+            if crop_rng.random() < args.soften:
+                reg, soft = softened(reg, crop_rng), True
         t = time.time()
         if fam == "real":
             crop = reg
@@ -258,6 +290,7 @@ def main() -> None:
                 "x": x,
                 "region": region,
                 "down": down,
+                "soft": int(soft),
                 "bytes": len(data),
             }
         )

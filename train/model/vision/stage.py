@@ -63,6 +63,9 @@ class StageConfig:
     # Share of tiles, of either class alike, blurred (Gaussian, sigma drawn from BLUR_SIGMA) before
     # they are seen: a camera-original photograph is softer per pixel than a downscaled one.
     blur: float = 0.0
+    # A fixed number of steps instead of ``minutes`` (0: planned from the first steps' speed), so a
+    # recipe can be compared at equal steps on a machine of another speed.
+    steps: int = 0
 
 
 class TileClassifier(nn.Module):
@@ -237,6 +240,9 @@ def train_vision(
             state["seconds"],
         )
         log(f"vision-train: resuming at step {step} of {total}")
+    if state is None and config.steps > 0:
+        total = config.steps
+        log(f"vision-train: {total} steps")
     # What the run started from decides the embedding's freeze, also when it is resumed with other flags.
     started_from = state["config"].get("init_from") if state is not None else config.init_from
     if state is not None and started_from != config.init_from:

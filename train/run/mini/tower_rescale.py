@@ -36,7 +36,15 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     from fakescope_cli.imageio import decode_image
-    from train.model.vision.stage import Normaliser, TileClassifier, _vision_tower, load_stage_weights
+    from train.model.vision.stage import (
+        Normaliser,
+        TileClassifier,
+        _metrics,
+        _vision_tower,
+        crop_logits,
+        load_stage_weights,
+        tiles_of,
+    )
     from train.run.mini.rescale_check import rescaled_jpeg
 
     parser = argparse.ArgumentParser(
@@ -47,6 +55,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vision", type=Path, action="append", required=True, help="a stage's weights")
     parser.add_argument("--crop-size", type=int, default=128)
     parser.add_argument("--crops", type=int, default=5)
+    parser.add_argument(
+        "--test-crops",
+        type=Path,
+        metavar="MANIFEST",
+        help="also each tower's test-split AUCs on this manifest: one test set for every tower",
+    )
+    parser.add_argument("--exclude-package", action="append", default=[], metavar="PKG")
     parser.add_argument("--out", type=Path, help="write the figures here (JSON)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
@@ -56,12 +71,18 @@ def main(argv: list[str] | None = None) -> None:
         for factor in FACTORS
     }
     record: dict[str, object] = {"photos": str(args.photos), "n": len(photos), "towers": {}}
+    test = None
+    if args.test_crops:
+        from train.model.vision.crops import load_crops
+
+        test = load_crops(args.test_crops, frozenset(args.exclude_package))["test"]
+        record["test_crops"] = {"manifest": str(args.test_crops), "n": len(test)}
     for weights in args.vision:
         vision, hidden, tile, norm = _vision_tower(args.checkpoint)
         model = TileClassifier(vision, hidden)
         load_stage_weights(model, weights)
         normalise = Normaliser(*norm)
-        figures = {}
+        figures: dict[str, object] = {}
         for factor in FACTORS:
             logits = [
                 image_logits(model, normalise, tile, args.crop_size, args.crops, px) for px in images[factor]
@@ -70,6 +91,10 @@ def main(argv: list[str] | None = None) -> None:
                 "flagged": sum(x > 0 for x in logits),
                 "mean_logit": round(float(np.mean(logits)), 3),
             }
+        if test is not None:
+            scored = _metrics(test, crop_logits(model, tiles_of(test.pixels, tile), normalise))
+            figures["test_auc"] = round(scored["overall"]["roc_auc"], 4)
+            figures["test_auc_per_family"] = {k: round(v, 4) for k, v in scored["roc_auc_per_family"].items()}
         record["towers"][str(weights)] = figures  # type: ignore[index]
         sys.stdout.write(f"{weights}: {figures} of {len(photos)} real photographs\n")
     if args.out:

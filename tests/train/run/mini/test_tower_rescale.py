@@ -32,6 +32,18 @@ def test_a_towers_flags_are_counted_at_each_size(tiny_checkpoint: Path, tmp_path
     assert set(figures) == {"x1", "x2"} and all(0 <= f["flagged"] <= 3 for f in figures.values())
     assert figures["x1"]["mean_logit"] != figures["x2"]["mean_logit"]  # the sizes were really scored
 
+    from tests.train.model.test_vision_stage import _crops
+
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    manifest = _crops(crops)
+    main([str(photos), "--checkpoint", str(tiny_checkpoint), "--vision", str(stage), "--crop-size", "64",
+          "--test-crops", str(manifest), "--out", str(out)])  # fmt: skip
+    record = json.loads(out.read_text())
+    assert record["test_crops"]["n"] == 12  # the manifest's test split
+    scored = record["towers"][str(stage)]
+    assert 0 <= scored["test_auc"] <= 1 and set(scored["test_auc_per_family"]) == {"nn"}
+
 
 def test_blur_changes_the_share_asked_and_nothing_else() -> None:
     rng = np.random.default_rng(0)
