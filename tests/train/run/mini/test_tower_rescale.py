@@ -43,6 +43,19 @@ def test_a_towers_flags_are_counted_at_each_size(tiny_checkpoint: Path, tmp_path
     assert record["test_crops"]["n"] == 12  # the manifest's test split
     scored = record["towers"][str(stage)]
     assert 0 <= scored["test_auc"] <= 1 and set(scored["test_auc_per_family"]) == {"nn"}
+    assert 0 <= scored["x1_flagged_at_test_fpr5"] <= 3 and 0 <= scored["x1_vs_test_fakes_auc"] <= 1
+
+
+def test_own_size_photographs_are_placed_at_the_test_sets_operating_point() -> None:
+    from train.run.mini.tower_rescale import against_test
+
+    reals = np.arange(100, dtype=float)  # the 95th percentile: 94.05
+    fakes = np.array([90.0, 95.0, 200.0, 300.0])
+    labels = np.r_[np.zeros(100), np.ones(4)]
+    figures = against_test([50.0, 94.5, 96.0], np.concatenate([reals, fakes]), labels)
+    assert figures["test_real_fpr5_logit"] == 94.05 and figures["x1_flagged_at_test_fpr5"] == 2
+    assert figures["test_tpr_at_fpr5"] == 0.75
+    assert figures["x1_vs_test_fakes_auc"] == round(9 / 12, 4)  # 9 of the 12 pairs have the fake above
 
 
 def test_blur_changes_the_share_asked_and_nothing_else() -> None:
