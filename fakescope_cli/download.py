@@ -131,6 +131,7 @@ def download(
                     if expected.size is not None and done > expected.size:
                         raise _TooLong(done)
                     out.write(block)
+                    out.flush()  # the partial's size is what has arrived (a resume starts there)
                     digest.update(block)
                     if progress:
                         progress(target.name, done, size)

@@ -165,7 +165,7 @@ def _handler(state: HubState) -> type[BaseHTTPRequestHandler]:
             if stall is not None:
                 self.wfile.write(body[:stall])
                 self.wfile.flush()
-                state.resume.wait(timeout=60)
+                state.resume.wait(timeout=600)  # past any test's own deadline: the stall holds
                 body = body[stall:]
             cut = state.cut_after.pop(name, None)
             if cut is not None:
@@ -187,5 +187,6 @@ def fake_hub(state: HubState) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
+        state.resume.set()  # a stalled transfer ends with the test, whatever became of it
         httpd.shutdown()
         httpd.server_close()

@@ -421,6 +421,10 @@ def test_ctrl_c_during_a_download_installs_nothing_and_the_same_command_resumes(
     deadline = time.monotonic() + 60
     while not (partial.is_file() and partial.stat().st_size >= 30_000) and time.monotonic() < deadline:
         time.sleep(0.1)
+    if child.poll() is not None or not (partial.is_file() and partial.stat().st_size == 30_000):
+        child.kill()
+        state.resume.set()
+        pytest.fail(f"the pull did not reach the stall: {child.communicate()[1][-2000:]}")
     second = runner.invoke(app, ["model", "pull", "hf:test/tiny-idefics3", "--yes"], env=_env(url, tmp_path))
     assert second.exit_code == 2 and "another pull of tiny-idefics3 is running" in second.stderr
     child.send_signal(signal.SIGINT)
