@@ -159,3 +159,12 @@ def image_dir(tmp_path: Path) -> Path:
     write_test_image(folder / "a.png", seed=1)
     write_test_image(folder / "b.jpg", seed=2, fmt="JPEG")
     return folder
+
+
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` for a child that a test will Ctrl-C: SIGINT back at its default, as in a
+    user's terminal. A suite started in the background by a non-interactive shell (CI's) inherits
+    SIGINT ignored, and Python then installs no KeyboardInterrupt handler in its children."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from fakescope_cli.app import app
 from fakescope_cli.hub import TOKENIZER_FILES
-from tests.conftest import write_test_image
+from tests.conftest import as_from_a_terminal, write_test_image
 from tests.hub_server import HubState, Repo, fake_hub
 
 pytest.importorskip("torch")
@@ -416,7 +416,8 @@ def test_ctrl_c_during_a_download_installs_nothing_and_the_same_command_resumes(
         "--quant",
         "q8_0",
     ]
-    child = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    child = subprocess.Popen(args, env=env, preexec_fn=as_from_a_terminal, **pipes)
     partial = tmp_path / "models" / ".pulls" / "tiny-idefics3" / "checkpoint" / "model.safetensors.partial"
     deadline = time.monotonic() + 60
     while not (partial.is_file() and partial.stat().st_size >= 30_000) and time.monotonic() < deadline:

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fakescope_cli.app import app
+from tests.conftest import as_from_a_terminal
 from tests.fakescope_cli.evidence.builders import jpeg_bytes, photo, png_bytes
 from tests.schemas import validate
 
@@ -88,7 +89,9 @@ def test_interrupt_then_resume(folder: Path, tmp_path: Path, stop: signal.Signal
         (folder / f"img{i}.jpg").write_bytes(jpeg_bytes(photo((480, 360), seed=i)))
     env = {**os.environ, "FAKESCOPE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "fakescope_cli", "scan", str(folder), "--evidence-only", "--jsonl"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=as_from_a_terminal
+    )
     assert process.stdout is not None and process.stderr is not None
     seen = [process.stdout.readline() for _ in range(5)]  # five finished, more in flight
     process.send_signal(stop)
@@ -112,7 +115,9 @@ def test_ctrl_c_says_what_was_kept(tmp_path: Path) -> None:
         (folder / f"img{i}.jpg").write_bytes(jpeg_bytes(photo((480, 360), seed=i)))
     env = {**os.environ, "FAKESCOPE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "fakescope_cli", "scan", str(folder), "--evidence-only", "--jsonl"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=as_from_a_terminal
+    )
     assert process.stdout is not None and process.stderr is not None
     seen = [process.stdout.readline() for _ in range(5)]
     process.send_signal(signal.SIGINT)
