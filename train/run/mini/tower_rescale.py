@@ -88,17 +88,18 @@ def main(argv: list[str] | None = None) -> None:
         for factor in FACTORS
     }
     record: dict[str, object] = {"photos": str(args.photos), "n": len(photos), "towers": {}}
-    test = None
+    vision, hidden, tile, norm = _vision_tower(args.checkpoint)
+    model = TileClassifier(vision, hidden)  # each tower's weights replace all of it in turn
+    normalise = Normaliser(*norm)
+    test, test_tiles = None, None
     if args.test_crops:
         from train.model.vision.crops import load_crops
 
         test = load_crops(args.test_crops, frozenset(args.exclude_package))["test"]
+        test_tiles = tiles_of(test.pixels, tile)
         record["test_crops"] = {"manifest": str(args.test_crops), "n": len(test)}
     for weights in args.vision:
-        vision, hidden, tile, norm = _vision_tower(args.checkpoint)
-        model = TileClassifier(vision, hidden)
         load_stage_weights(model, weights)
-        normalise = Normaliser(*norm)
         figures: dict[str, object] = {}
         own: dict[int, list[float]] = {}
         for factor in FACTORS:
@@ -109,8 +110,8 @@ def main(argv: list[str] | None = None) -> None:
                 "flagged": sum(x > 0 for x in own[factor]),
                 "mean_logit": round(float(np.mean(own[factor])), 3),
             }
-        if test is not None:
-            test_logits = crop_logits(model, tiles_of(test.pixels, tile), normalise)
+        if test is not None and test_tiles is not None:
+            test_logits = crop_logits(model, test_tiles, normalise)
             scored = _metrics(test, test_logits)
             figures["test_auc"] = round(scored["overall"]["roc_auc"], 4)
             figures["test_auc_per_family"] = {k: round(v, 4) for k, v in scored["roc_auc_per_family"].items()}
