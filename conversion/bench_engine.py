@@ -30,6 +30,7 @@ MINI_SHAPE = TinyShape(
     text_ffn=1536, scale_factor=4, vocab_size=420, padded_vocab=49152, init_range=0.02,
 )  # fmt: skip
 BURNER = "while True: pass"
+TEXT_TYPE = "q8_0"  # our text type unless --text-type says otherwise
 
 
 @dataclass(frozen=True)
@@ -46,19 +47,23 @@ CASES = (
 )
 
 
-def checkpoint_files(work: Path, case: Case) -> tuple[Path, Path, Path]:
+def checkpoint_files(
+    work: Path, case: Case, text_type: str = "q8_0", projector_type: str | None = None
+) -> tuple[Path, Path, Path]:
+    """The case's random checkpoint (built once) and its export at the given types (cached)."""
     from conversion.export import export_checkpoint
     from conversion.synthetic import build_tiny_idefics3
 
     slug = case.name.split()[0].lower()
     checkpoint = work / "checkpoint" / f"engine-{slug}"
     out = work / "engine"
-    text, mmproj = out / f"engine-{slug}.gguf", out / f"engine-{slug}.mmproj.gguf"
+    name = f"engine-{slug}-{text_type}-{projector_type or 'default'}"
+    text, mmproj = out / f"{name}.gguf", out / f"{name}.mmproj.gguf"
     if not (checkpoint / "config.json").is_file():
         sys.stderr.write(f"building the {case.name} random checkpoint (once)...\n")
         build_tiny_idefics3(checkpoint, case.shape)
     if not (text.is_file() and mmproj.is_file()):
-        export_checkpoint(checkpoint, out, name=f"engine-{slug}", quant="q8_0")
+        export_checkpoint(checkpoint, out, name=name, quant=text_type, mmproj_quant=projector_type)
     return checkpoint, text, mmproj
 
 
@@ -132,13 +137,15 @@ def _timed(score, paths: list[Path]) -> tuple[float, list[float]]:
     return (len(paths) - 1) / (time.perf_counter() - started), values
 
 
-def _measure(case: Case, work: Path) -> list[tuple[str, float, float, float]]:
+def _measure(
+    case: Case, work: Path, text_type: str, projector_type: str | None
+) -> list[tuple[str, float, float, float]]:
     from fakescope_cli.engine.llama_engine import LlamaEngine
     from fakescope_cli.engine.native import LoadOptions
     from fakescope_cli.imageio import load_image
     from fakescope_cli.models import ModelFiles
 
-    checkpoint, text, mmproj = checkpoint_files(work, case)
+    checkpoint, text, mmproj = checkpoint_files(work, case, text_type, projector_type)
     paths = bench_images(work / f"engine-images-{case.size}", case)
     rows = []
     for condition in ("idle", "one core busy"):
@@ -163,14 +170,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=Path("bench-out"))
     parser.add_argument("--only", choices=[c.name.split()[0].lower() for c in CASES], help="one shape")
     parser.add_argument("--images", type=int, help="images per run (default: per shape)")
+    parser.add_argument("--text-type", default=TEXT_TYPE, help=f"our text GGUF's type (default {TEXT_TYPE})")
+    parser.add_argument("--projector-type", help="our projector's type (default: the converter's per shape)")
     args = parser.parse_args(argv)
-    sys.stdout.write("llama.cpp engine vs transformers fp32, same checkpoint, p(fake) by token estimation\n")
+    sys.stdout.write(
+        "llama.cpp engine vs transformers fp32, same checkpoint, p(fake) by token estimation "
+        f"(ours: text {args.text_type}, projector {args.projector_type or 'default'})\n"
+    )
     for case in CASES:
         if args.only and not case.name.lower().startswith(args.only):
             continue
         if args.images:
             case = replace(case, images=args.images)
-        for condition, ours, theirs, dp in _measure(case, args.work):
+        for condition, ours, theirs, dp in _measure(case, args.work, args.text_type, args.projector_type):
             sys.stdout.write(
                 f"  {case.name:<21} {case.size:>3} px  {condition:<13}  ours {ours:6.3f} images/s  "
                 f"transformers {theirs:6.3f} images/s  ratio {ours / theirs:5.2f}  max |dp(fake)| {dp:.1e}\n"

@@ -2,7 +2,7 @@
 for the text model, at FakeScope-mini's and SmolVLM-256M's shapes (random weights).
 
 Projector: milliseconds of libmtmd encoding per image (the images each shape judges) for f32,
-f16 and q8_0. Text: positions per second of one batched decode the size of a crops-view image
+f16, bf16 and q8_0. Text: positions per second of one batched decode the size of a crops-view image
 (five prompts with their label variants) for each text type the converter writes. The
 converter's per-architecture projector default (``conversion.export.DEFAULT_MMPROJ``) and the
 shipped model's text type follow these figures.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from conversion.bench_engine import CASES, Case, bench_images, checkpoint_files
 
-PROJECTOR_TYPES = ("f32", "f16", "q8_0")
-TEXT_TYPES = ("f32", "f16", "q8_0", "q4_k_m", "iq4_nl", "q4_0")
+PROJECTOR_TYPES = ("f32", "f16", "bf16", "q8_0")
+TEXT_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "iq4_nl", "q4_0")
 POSITIONS = 320  # about one 12-megapixel image in FakeScope-mini's crops view
 
 

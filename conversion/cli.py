@@ -16,8 +16,8 @@ from fakescope_cli.card import load_card_toml
 from fakescope_cli.errors import FakeScopeError
 from fakescope_cli.profile import load_profile_toml
 
-QUANT_CHOICES = ("f32", "f16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_nl", "q4_0")  # export.QUANTS
-MMPROJ_CHOICES = ("f32", "f16", "q8_0")  # export.MMPROJ_TYPES
+QUANT_CHOICES = ("f32", "f16", "bf16", "q8_0", "q6_k", "q5_k_m", "q4_k_m", "iq4_nl", "q4_0")  # export.QUANTS
+MMPROJ_CHOICES = ("f32", "f16", "q8_0", "bf16")  # export.MMPROJ_TYPES
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 
 
@@ -45,14 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--quant",
         choices=QUANT_CHOICES,
-        help="text model type: f16 (default), q8_0, q6_k, q5_k_m, q4_k_m, iq4_nl or q4_0 (llama.cpp's "
+        help="text model type: f16 (default), bf16, q8_0, q6_k, q5_k_m, q4_k_m, iq4_nl or q4_0 (llama.cpp's "
         "quantizer), f32 for parity tests; the projector's type is --mmproj-quant",
     )
     export.add_argument(
         "--mmproj-quant",
         choices=MMPROJ_CHOICES,
-        help="vision projector type: f32, f16 or q8_0 (llama.cpp's quantizer); default: the "
-        "fastest on CPU for the architecture (f32 for Idefics3/SmolVLM), else f16 (f32 with --quant f32)",
+        help="vision projector type: f32, f16, q8_0 or bf16 (the last two by llama.cpp's quantizer); "
+        "default: the fastest on CPU for the architecture (f32 for Idefics3/SmolVLM), else f16 "
+        "(f32 with --quant f32)",
     )
     export.add_argument("--outtype", choices=("f32", "f16"), help=argparse.SUPPRESS)  # older name
     export.add_argument(

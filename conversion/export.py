@@ -29,7 +29,7 @@ from fakescope_cli.profile import DEFAULT_PROFILE, ModelProfile
 
 MANIFEST_FORMAT = "fakescope.manifest/1"
 QUANTS = ("f32", "f16", *QUANT_TYPES)
-MMPROJ_TYPES = ("f32", "f16", "q8_0")
+MMPROJ_TYPES = ("f32", "f16", "q8_0", "bf16")
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
@@ -117,7 +117,7 @@ def export_checkpoint(
     card: ModelCard | None = None,
 ) -> ExportResult:
     """Convert ``checkpoint_dir``. ``quant`` is one of QUANTS (``outtype`` is its older name,
-    kept for f32/f16); ``mmproj_quant`` (f32, f16 or q8_0) is the projector's type (default: the
+    kept for f32/f16); ``mmproj_quant`` (f32, f16, q8_0 or bf16) is the projector's type (default: the
     architecture's ``default_projector``, else f16, or f32 with ``quant`` f32). ``card``
     defaults to the checkpoint's ``fakescope-card.toml`` when it has one."""
     quant = quant or outtype or "f16"
@@ -153,9 +153,9 @@ def export_checkpoint(
         else:
             text_plan = exporter.write_text(partial[text])
         current = mmproj
-        if mmproj_quant == "q8_0":
-            mmproj_plan = exporter.write_mmproj(mmproj_scratch)
-            quantize_text_gguf(mmproj_scratch, partial[mmproj], "q8_0", atomic=False)
+        if mmproj_quant in QUANT_TYPES:
+            mmproj_plan = exporter.write_mmproj(mmproj_scratch, "f32" if checkpoint.stores_f32 else None)
+            quantize_text_gguf(mmproj_scratch, partial[mmproj], mmproj_quant, atomic=False)
             mmproj_scratch.unlink()
         else:
             mmproj_plan = exporter.write_mmproj(partial[mmproj], mmproj_quant)

@@ -1,5 +1,6 @@
 """Quantize a GGUF with llama.cpp's own quantizer (``llama_model_quantize``): text models, and in
-this llama.cpp version also mmproj files (q8_0 is what the converter offers for those)."""
+this llama.cpp version also mmproj files (q8_0 and bf16 are what the converter offers for
+those: the quantizer keeps the 4-D patch embedding and 1-D tensors at f32)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 from fakescope_cli.errors import ConversionError
 
 QUANT_TYPES = {
+    # bfloat16: 2-D weights as bf16, the rest f32. On CPUs with AVX512_BF16 llama.cpp multiplies
+    # it with bf16 dot products, about twice f32's rate (`python -m conversion.bench_types`).
+    "bf16": "LLAMA_FTYPE_MOSTLY_BF16",
     "q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0",
     "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K",
     "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",

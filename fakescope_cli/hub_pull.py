@@ -46,6 +46,7 @@ DEFAULT_QUANT = "q4_k_m"
 BITS_PER_WEIGHT = {
     "f32": 32.0,
     "f16": 16.0,
+    "bf16": 16.0,
     "q8_0": 8.5,
     "q6_k": 6.6,
     "q5_k_m": 5.7,

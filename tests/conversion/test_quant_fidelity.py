@@ -1,4 +1,4 @@
-"""p(fake) after export at f16, q8_0 and q4_k_m, against transformers on the same checkpoint.
+"""p(fake) after export at f16, bf16, q8_0, q4_k_m and iq4_nl, against transformers on the same checkpoint.
 
 The tiny Idefics3 model here has a 256-wide text model so that llama.cpp's K-quants apply to
 its rows (they need multiples of 256; narrower rows fall back to other types). Its weights are
@@ -26,7 +26,7 @@ from tests.conftest import write_test_image
 torch = pytest.importorskip("torch")
 
 QUANT_SHAPE = TinyShape(text_hidden=256, text_ffn=512, text_heads=4, text_kv_heads=2, init_range=0.05)
-TOLERANCE = {"f32": 3e-3, "f16": 1e-3, "q8_0": 0.02}
+TOLERANCE = {"f32": 3e-3, "f16": 1e-3, "bf16": 5e-3, "q8_0": 0.02}
 SEEDS = (3, 7, 11)
 
 
@@ -60,7 +60,7 @@ def _scores(
         return [engine.score(load_image(path)).p_fake for path in images], types
 
 
-@pytest.mark.parametrize("quant", ["f32", "f16", "q8_0", "q4_k_m", "iq4_nl"])
+@pytest.mark.parametrize("quant", ["f32", "f16", "bf16", "q8_0", "q4_k_m", "iq4_nl"])
 def test_p_fake_after_quantization(quant_checkpoint, reference, images, tmp_path: Path, quant: str) -> None:
     from PIL import Image
 
@@ -74,6 +74,8 @@ def test_p_fake_after_quantization(quant_checkpoint, reference, images, tmp_path
     print(f"\n[{quant}] text tensor types {types}; p(fake) transformers {np.round(theirs, 4).tolist()}")
     print(f"[{quant}] |p(fake) - transformers| max {deltas.max():.2e}, mean {deltas.mean():.2e}")
     assert all(abs(t - 0.5) > 0.01 for t in theirs)  # not a coin flip: the comparison has teeth
+    if quant == "bf16":
+        assert types.get("BF16", 0) > 0  # really applied
     if quant in ("q4_k_m", "iq4_nl"):
         assert types.get(quant[:4].upper() if quant == "q4_k_m" else "IQ4_NL", 0) > 0  # really applied
         assert deltas.max() < 0.1  # measured, not a promise (see README): a gross failure still fails
@@ -102,17 +104,18 @@ def _label_tokens(checkpoint: Path, tmp_path: Path) -> dict[str, list[tuple[int,
     return _LABELS
 
 
-def test_q8_0_projector(quant_checkpoint, reference, images, tmp_path: Path) -> None:
-    """--mmproj-quant q8_0 (f16 text): the vision projector through llama.cpp's quantizer."""
+@pytest.mark.parametrize("projector", ["q8_0", "bf16"])
+def test_quantized_projector(quant_checkpoint, reference, images, tmp_path: Path, projector: str) -> None:
+    """--mmproj-quant q8_0 or bf16 (f16 text): the vision projector through llama.cpp's quantizer."""
     from PIL import Image
 
-    ours, types = _scores(quant_checkpoint, tmp_path, "f16", images, mmproj_quant="q8_0")
+    ours, types = _scores(quant_checkpoint, tmp_path, "f16", images, mmproj_quant=projector)
     labels = _label_tokens(quant_checkpoint, tmp_path)
     theirs = [reference.p_fake(Image.open(p).convert("RGB"), reference_prompt(), labels)[0] for p in images]
     deltas = np.abs(np.array(ours) - np.array(theirs))
-    print(f"\n[mmproj q8_0] projector tensor types {types}; |p(fake) - transformers| max {deltas.max():.2e}")
-    assert types.get("Q8_0", 0) > 0
-    assert deltas.max() < TOLERANCE["q8_0"]
+    print(f"\n[mmproj {projector}] projector types {types}; |p(fake) - transformers| max {deltas.max():.2e}")
+    assert types.get(projector.upper(), 0) > 0
+    assert deltas.max() < TOLERANCE[projector]
 
 
 def test_projector_type_is_chosen_apart_from_the_text_type(quant_checkpoint, tmp_path: Path) -> None:

@@ -149,6 +149,7 @@ def load_config(path: Path) -> SFTConfig:
 EXPORT_TYPES = (
     "f32",
     "f16",
+    "bf16",
     "q8_0",
     "q6_k",
     "q5_k_m",
@@ -156,7 +157,7 @@ EXPORT_TYPES = (
     "iq4_nl",
     "q4_0",
 )  # conversion.export.QUANTS
-PROJECTOR_TYPES = ("f32", "f16", "q8_0")  # conversion.export.MMPROJ_TYPES
+PROJECTOR_TYPES = ("f32", "f16", "q8_0", "bf16")  # conversion.export.MMPROJ_TYPES
 
 
 def _check(config: SFTConfig) -> None:

@@ -151,7 +151,7 @@ def table_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_idefics3(tmp_path_factory.mktemp("table-hf") / "tiny-table", TABLE_SHAPE, seed=5)
 
 
-@pytest.mark.parametrize("quant", ["f32", "f16", "q8_0", "q4_k_m"])
+@pytest.mark.parametrize("quant", ["f32", "f16", "bf16", "q8_0", "q4_k_m"])
 def test_embedding_rows_are_what_llama_cpp_looks_up(
     table_checkpoint: Path, tmp_path: Path, quant: str
 ) -> None:

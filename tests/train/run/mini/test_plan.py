@@ -86,3 +86,12 @@ def test_the_shipped_plan_and_card_load(tmp_path: Path) -> None:
     card = load_card_toml(shipped / "card.toml")
     assert card.caveat and "never Stable Diffusion" in card.caveat
     assert "never seen a text-to-image generator (Stable Diffusion" in (card.limits or "")
+
+
+def test_the_plan_offers_the_converters_types() -> None:
+    """The plan's and SFT config's type lists are the converter's (kept apart so that reading a
+    plan does not import the converter)."""
+    from conversion.export import MMPROJ_TYPES, QUANTS
+    from train.model.config import EXPORT_TYPES, PROJECTOR_TYPES
+
+    assert EXPORT_TYPES == QUANTS and PROJECTOR_TYPES == MMPROJ_TYPES
