@@ -11,6 +11,9 @@ Real crop: a 128 px square of the photo at native resolution.
 Upscaler fake: a 200 px region at native resolution, downscaled x2 (box or bicubic, drawn per
 crop; x4 for the x4 network) then upscaled by the network, the centre 128 px kept (away from the
 network's border effects).  AE fake: a 160 px region through the tiny autoencoder, centre 128.
+With ``--camera SHARE`` and ``--soften SHARE``, that share of source regions (drawn per crop from
+its own key, every family alike, before the generator) first goes through a simulated camera
+pipeline (``camera.py``) or is made soft per pixel.
 Then every crop, real or fake, goes through common.finalize (JPEG q70..95, 4:2:0) and nothing
 else.  Fakes of TRAIN photos train, fakes of TEST photos test; held-out networks only in test.
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from train.experiments.decision.camera import camera_pipeline
 from train.experiments.decision.common import (
     CACHE,
     CROP,
@@ -190,6 +194,14 @@ def main() -> None:
         metavar="SHARE",
         help="share of source regions, every family alike, made soft before the generator (0: none)",
     )
+    ap.add_argument(
+        "--camera",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of source regions, every family alike, put through a simulated camera pipeline "
+        "(Bayer mosaic, sensor noise, demosaicing) before any softening and the generator (0: none)",
+    )
     args = ap.parse_args()
     DATA, NCNN_THREADS = args.out or DATA, args.ncnn_threads
     for family in PER_PHOTO["train"]:
@@ -253,7 +265,11 @@ def main() -> None:
             img = open_photo(CACHE / photos[pid]["file"])
             current = pid
         reg = img[y : y + region, x : x + region]
-        soft = False
+        soft = shot = False
+        if args.camera > 0:
+            crop_rng = np.random.default_rng(key_seed(args.seed, "camera", f"{sp}/{fam}/{pid}/{i}"))
+            if crop_rng.random() < args.camera:
+                reg, shot = camera_pipeline(reg, crop_rng), True
         if args.soften > 0:
             crop_rng = np.random.default_rng(key_seed(args.seed, "soften", f"{sp}/{fam}/{pid}/{i}"))
             if crop_rng.random() < args.soften:
@@ -291,6 +307,7 @@ def main() -> None:
                 "region": region,
                 "down": down,
                 "soft": int(soft),
+                "camera": int(shot),
                 "bytes": len(data),
             }
         )
