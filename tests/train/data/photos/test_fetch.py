@@ -85,3 +85,16 @@ def test_source_list_problems_name_the_key(tmp_path: Path, text: str, message: s
     path.write_text(text)
     with pytest.raises(DatasetError, match=message):
         load_sources(path)
+
+
+def test_every_other_source_list_loads_and_names_licences() -> None:
+    """sources_more.toml and sources_camera.toml: the same schema, a licence and copyright line
+    for every photograph, no photograph listed in two lists."""
+    seen = {p.id for listed in load_sources(DEFAULT_SOURCES).values() for p in listed}
+    for name in ("sources_more.toml", "sources_camera.toml"):
+        sources = load_sources(DEFAULT_SOURCES.with_name(name))
+        photos = [p for listed in sources.values() for p in listed]
+        assert photos and all(p.licence and p.copyright for p in photos), name
+        ids = {p.id for p in photos}
+        assert len(ids) == len(photos) and not ids & seen, name
+        seen |= ids
