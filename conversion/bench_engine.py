@@ -47,21 +47,28 @@ CASES = (
 )
 
 
+def random_checkpoint(work: Path, case: Case) -> Path:
+    """The case's random-weight checkpoint, built once under ``work``."""
+    from conversion.synthetic import build_tiny_idefics3
+
+    checkpoint = work / "checkpoint" / f"engine-{case.name.split()[0].lower()}"
+    if not (checkpoint / "config.json").is_file():
+        sys.stderr.write(f"building the {case.name} random checkpoint (once)...\n")
+        build_tiny_idefics3(checkpoint, case.shape)
+    return checkpoint
+
+
 def checkpoint_files(
     work: Path, case: Case, text_type: str = "q8_0", projector_type: str | None = None
 ) -> tuple[Path, Path, Path]:
     """The case's random checkpoint (built once) and its export at the given types (cached)."""
     from conversion.export import export_checkpoint
-    from conversion.synthetic import build_tiny_idefics3
 
     slug = case.name.split()[0].lower()
-    checkpoint = work / "checkpoint" / f"engine-{slug}"
+    checkpoint = random_checkpoint(work, case)
     out = work / "engine"
     name = f"engine-{slug}-{text_type}-{projector_type or 'default'}"
     text, mmproj = out / f"{name}.gguf", out / f"{name}.mmproj.gguf"
-    if not (checkpoint / "config.json").is_file():
-        sys.stderr.write(f"building the {case.name} random checkpoint (once)...\n")
-        build_tiny_idefics3(checkpoint, case.shape)
     if not (text.is_file() and mmproj.is_file()):
         export_checkpoint(checkpoint, out, name=name, quant=text_type, mmproj_quant=projector_type)
     return checkpoint, text, mmproj
@@ -166,12 +173,18 @@ def _measure(
 
 
 def main(argv: list[str] | None = None) -> None:
+    from conversion.export import MMPROJ_TYPES, QUANTS
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--work", type=Path, default=Path("bench-out"))
     parser.add_argument("--only", choices=[c.name.split()[0].lower() for c in CASES], help="one shape")
     parser.add_argument("--images", type=int, help="images per run (default: per shape)")
-    parser.add_argument("--text-type", default=TEXT_TYPE, help=f"our text GGUF's type (default {TEXT_TYPE})")
-    parser.add_argument("--projector-type", help="our projector's type (default: the converter's per shape)")
+    parser.add_argument(
+        "--text-type", default=TEXT_TYPE, choices=QUANTS, help=f"our text GGUF's type (default {TEXT_TYPE})"
+    )
+    parser.add_argument(
+        "--projector-type", choices=MMPROJ_TYPES, help="our projector's type (default: the converter's)"
+    )
     args = parser.parse_args(argv)
     sys.stdout.write(
         "llama.cpp engine vs transformers fp32, same checkpoint, p(fake) by token estimation "

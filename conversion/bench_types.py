@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from conversion.bench_engine import CASES, Case, bench_images, checkpoint_files
+from conversion.bench_engine import CASES, Case, bench_images, random_checkpoint
 
 PROJECTOR_TYPES = ("f32", "f16", "bf16", "q8_0")
 TEXT_TYPES = ("f32", "f16", "bf16", "q8_0", "q4_k_m", "iq4_nl", "q4_0")
@@ -25,7 +25,7 @@ POSITIONS = 320  # about one 12-megapixel image in FakeScope-mini's crops view
 def _export(case: Case, work: Path, text: str, projector: str) -> tuple[Path, Path]:
     from conversion.export import export_checkpoint
 
-    checkpoint, _, _ = checkpoint_files(work, case)
+    checkpoint = random_checkpoint(work, case)
     slug = case.name.split()[0].lower()
     out = work / "types"
     name = f"{slug}-{text}-{projector}"

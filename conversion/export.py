@@ -2,10 +2,10 @@
 
 Every file is written under a temporary ``.partial`` name; only when all of them are complete
 are they renamed, so a failure (bad checkpoint, full disk, quantizer error) leaves nothing behind.
-Quantized text models are written in f16 first and quantized by llama.cpp's own quantizer. The
-vision projector stays f16 by default (f32 with ``--quant f32``): its error reaches every image
-token, and it is a modest share of the size; ``--mmproj-quant q8_0`` quantizes it with the same
-llama.cpp quantizer (measured in the tests).
+Quantized text models are written to a scratch copy first (f32 when the checkpoint stores f32 or
+the target is bf16, else f16) and quantized by llama.cpp's own quantizer. The vision projector is
+f32, f16 or, through the same quantizer, q8_0 or bf16 (``--mmproj-quant``; the default is the
+architecture's): its error reaches every image token, so it is never stored below 8 bits.
 """
 
 from __future__ import annotations
@@ -105,6 +105,13 @@ def _disk_error(path: Path, exc: OSError) -> ConversionError:
     return ConversionError(f"cannot write {path} ({exc.strerror or exc})")
 
 
+def _scratch_type(checkpoint: Checkpoint, target: str) -> str | None:
+    """The quantizer's source type: f32 where an f16 copy would round the weights first (an f32
+    checkpoint, or any checkpoint bound for bf16, whose range f16 does not hold); else the
+    exporter's float type. An f32 scratch copy takes twice the disk of an f16 one."""
+    return "f32" if checkpoint.stores_f32 or target == "bf16" else None
+
+
 def export_checkpoint(
     checkpoint_dir: Path,
     out_dir: Path,
@@ -147,14 +154,14 @@ def export_checkpoint(
         if quant in QUANT_TYPES:
             # The quantizer starts from the checkpoint's own precision: an f16 copy of f32 weights
             # rounds twice (FakeScope-mini at iq4_nl: mean logit error 0.67 from f16, 0.36 from f32).
-            text_plan = exporter.write_text(scratch, "f32" if checkpoint.stores_f32 else None)
+            text_plan = exporter.write_text(scratch, _scratch_type(checkpoint, quant))
             quantize_text_gguf(scratch, partial[text], quant, atomic=False)
             scratch.unlink()
         else:
             text_plan = exporter.write_text(partial[text])
         current = mmproj
         if mmproj_quant in QUANT_TYPES:
-            mmproj_plan = exporter.write_mmproj(mmproj_scratch, "f32" if checkpoint.stores_f32 else None)
+            mmproj_plan = exporter.write_mmproj(mmproj_scratch, _scratch_type(checkpoint, mmproj_quant))
             quantize_text_gguf(mmproj_scratch, partial[mmproj], mmproj_quant, atomic=False)
             mmproj_scratch.unlink()
         else:

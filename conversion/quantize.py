@@ -1,6 +1,7 @@
 """Quantize a GGUF with llama.cpp's own quantizer (``llama_model_quantize``): text models, and in
 this llama.cpp version also mmproj files (q8_0 and bf16 are what the converter offers for
-those: the quantizer keeps the 4-D patch embedding and 1-D tensors at f32)."""
+those: the quantizer leaves the patch and position embeddings, norms and 1-D tensors at the
+scratch copy's type)."""
 
 from __future__ import annotations
 

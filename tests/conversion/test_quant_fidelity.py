@@ -130,3 +130,13 @@ def test_projector_type_is_chosen_apart_from_the_text_type(quant_checkpoint, tmp
         assert stored in matrices and matrices <= {stored, "F32"}, matrices
         manifest = json.loads(result.manifest.read_text())
         assert projector in json.dumps(manifest), manifest
+
+
+def test_the_quantizer_starts_from_f32_where_f16_would_round_first() -> None:
+    from types import SimpleNamespace
+
+    from conversion.export import _scratch_type
+
+    f32, half = SimpleNamespace(stores_f32=True), SimpleNamespace(stores_f32=False)
+    assert _scratch_type(f32, "q8_0") == "f32" and _scratch_type(half, "bf16") == "f32"  # type: ignore[arg-type]
+    assert _scratch_type(half, "q4_k_m") is None  # type: ignore[arg-type]

@@ -25,6 +25,11 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
     images.add_argument(
         "--more-cache", type=Path, action="append", default=[], help="further photo caches for own-size/"
     )
+    images.add_argument(
+        "--camera-cache",
+        type=Path,
+        help="photo cache of camera originals (sources_camera.toml): all of them, byte for byte, to camera/",
+    )
     images.add_argument("--seed", type=int, default=0)
     images.add_argument(
         "--val-only", action="store_true", help="only val/: validation photos' images, for the calibration"
@@ -33,7 +38,7 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
 
 
 def run_eval_images(args: argparse.Namespace) -> int:
-    from train.run.mini.eval_images import build_test_images, copy_own_size
+    from train.run.mini.eval_images import build_test_images, cached_packages, copy_own_size
 
     held_out = frozenset(args.held_out_package)
     split = "val" if args.val_only else "test"
@@ -49,6 +54,10 @@ def run_eval_images(args: argparse.Namespace) -> int:
         return 0
     copied = copy_own_size([args.cache, *args.more_cache], held_out, args.out / "own-size")
     sys.stderr.write(f"mini-eval-images: own-size {copied} photos of {', '.join(sorted(held_out))}\n")
+    if args.camera_cache:
+        packages = cached_packages(args.camera_cache)
+        copied = copy_own_size([args.camera_cache], packages, args.out / "camera")
+        sys.stderr.write(f"mini-eval-images: camera {copied} photos of {', '.join(sorted(packages))}\n")
     return 0
 
 

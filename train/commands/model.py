@@ -45,7 +45,7 @@ def add_commands(subparsers: argparse._SubParsersAction, handlers: dict) -> None
     merge.add_argument("--out", type=Path, required=True, help="where the merged checkpoint goes")
     merge.add_argument("--export", type=Path, metavar="DIR", help="also export the GGUF pair here")
     merge.add_argument("--name", default="fakescope-sft", help="file name stem of the export")
-    merge.add_argument("--quant", default="f16", help="f32, f16, q8_0 or q4_k_m (default f16)")
+    merge.add_argument("--quant", default="f16", help="a text type of `conversion export` (default f16)")
     merge.add_argument("--profile", type=Path, help="profile TOML written into the GGUF")
     handlers["merge-adapter"] = run_merge_command
 

@@ -1,9 +1,10 @@
 """A camera's own pipeline, simulated on a photograph region: what a camera-original picture at its
 own size carries per pixel and a downscaled wallpaper does not.
 
-Lens blur, a Bayer colour filter (RGGB at a drawn phase), sensor noise (shot noise that grows with
-the signal, plus read noise), demosaicing (bilinear, or Malvar-He-Cutler's gradient-corrected
-filters), then the camera's tone curve, colour noise reduction and sharpening. Every parameter is
+The sRGB curve undone, lens blur, a Bayer colour filter (RGGB at a drawn phase), sensor noise
+(shot noise that grows with the signal, plus read noise), demosaicing (bilinear, or
+Malvar-He-Cutler's gradient-corrected filters), then the sRGB curve, colour noise reduction and
+sharpening. Every parameter is
 drawn per region from the caller's generator, so a data set that uses it is reproducible.
 """
 
@@ -14,7 +15,7 @@ from scipy.ndimage import convolve, gaussian_filter
 
 LENS_SIGMA = (0.3, 0.8)  # px: the optics resolve a little less than the sensor
 SHOT_GAIN = (0.0001, 0.001)  # variance per unit of linear signal
-READ_SIGMA = (0.0005, 0.003)  # linear units
+READ_SIGMA = (0.0002, 0.001)  # linear units (x12.92 in the sRGB toe: 0.7-3.3 levels of 255)
 CHROMA_SIGMA = (0.8, 2.0)  # px: in-camera colour noise reduction
 SHARPEN = (0.0, 0.8)  # unsharp-mask amount (radius 1 px)
 
@@ -83,9 +84,21 @@ def smooth_chroma(rgb: np.ndarray, sigma: float) -> np.ndarray:
     return luma[..., None] + diff
 
 
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve inverted (its linear toe kept, so black stays black)."""
+    return np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """The sRGB transfer curve, odd-symmetric below zero so zero-mean noise stays zero-mean."""
+    magnitude = np.abs(values)
+    encoded = np.where(magnitude <= 0.0031308, magnitude * 12.92, 1.055 * magnitude ** (1 / 2.4) - 0.055)
+    return np.sign(values) * encoded
+
+
 def camera_pipeline(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``region`` (uint8 RGB) as if a camera had taken it: same shape, uint8."""
-    linear = (region.astype(np.float32) / 255.0) ** 2.2
+    linear = srgb_to_linear(region.astype(np.float32) / 255.0)
     sigma = float(rng.uniform(*LENS_SIGMA))
     linear = gaussian_filter(linear, sigma=(sigma, sigma, 0), mode="mirror")
     h, w = linear.shape[:2]
@@ -93,11 +106,22 @@ def camera_pipeline(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     raw = np.select(masks, [linear[..., 0], linear[..., 1], linear[..., 2]]).astype(np.float32)
     shot, read = float(rng.uniform(*SHOT_GAIN)), float(rng.uniform(*READ_SIGMA))
     noise = rng.standard_normal(raw.shape).astype(np.float32)
-    raw = np.clip(raw + noise * np.sqrt(shot * raw + read**2), 0.0, 1.0)
+    raw = raw + noise * np.sqrt(shot * raw + read**2)  # zero-mean: nothing clipped before the curve
     rgb = demosaic_mhc(raw, masks) if rng.random() < 0.5 else demosaic_bilinear(raw, masks)
-    rgb = np.clip(rgb, 0.0, 1.0) ** (1 / 2.2)
-    rgb = smooth_chroma(rgb, float(rng.uniform(*CHROMA_SIGMA)))
+    rgb = smooth_chroma(linear_to_srgb(rgb), float(rng.uniform(*CHROMA_SIGMA)))
     amount = float(rng.uniform(*SHARPEN))
     if amount > 0:
         rgb = rgb + amount * (rgb - gaussian_filter(rgb, sigma=(1.0, 1.0, 0), mode="mirror"))
     return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+
+
+GRAIN_SIGMA = (0.5, 3.0)  # levels of 255
+
+
+def grained(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Film-like grain added after the fact (an editor's filter, or an adversary's): luma noise of
+    a drawn strength. Applied alike to real and generated crops, it keeps "has noise" from meaning
+    "came from a camera"."""
+    sigma = float(rng.uniform(*GRAIN_SIGMA))
+    noise = rng.standard_normal(image.shape[:2]).astype(np.float32)[..., None] * sigma
+    return np.clip(np.round(image.astype(np.float32) + noise), 0, 255).astype(np.uint8)

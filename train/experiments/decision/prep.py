@@ -13,7 +13,8 @@ crop; x4 for the x4 network) then upscaled by the network, the centre 128 px kep
 network's border effects).  AE fake: a 160 px region through the tiny autoencoder, centre 128.
 With ``--camera SHARE`` and ``--soften SHARE``, that share of source regions (drawn per crop from
 its own key, every family alike, before the generator) first goes through a simulated camera
-pipeline (``camera.py``) or is made soft per pixel.
+pipeline (``camera.py``) or is made soft per pixel; with ``--grain SHARE`` that share of all
+crops, real and generated, gets film-like grain after the generator.
 Then every crop, real or fake, goes through common.finalize (JPEG q70..95, 4:2:0) and nothing
 else.  Fakes of TRAIN photos train, fakes of TEST photos test; held-out networks only in test.
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from train.experiments.decision.camera import camera_pipeline
+from train.experiments.decision.camera import camera_pipeline, grained
 from train.experiments.decision.common import (
     CACHE,
     CROP,
@@ -202,6 +203,13 @@ def main() -> None:
         help="share of source regions, every family alike, put through a simulated camera pipeline "
         "(Bayer mosaic, sensor noise, demosaicing) before any softening and the generator (0: none)",
     )
+    ap.add_argument(
+        "--grain",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="share of crops, real and generated alike, given film-like grain after the generator (0: none)",
+    )
     args = ap.parse_args()
     DATA, NCNN_THREADS = args.out or DATA, args.ncnn_threads
     for family in PER_PHOTO["train"]:
@@ -286,6 +294,11 @@ def main() -> None:
             up = upscalers[fam]
             small = downscale(reg, up.scale, down)
             crop = centre(up(small), CROP)
+        grain = False
+        if args.grain > 0:
+            crop_rng = np.random.default_rng(key_seed(args.seed, "grain", f"{sp}/{fam}/{pid}/{i}"))
+            if crop_rng.random() < args.grain:
+                crop, grain = grained(crop, crop_rng), True
         t_fam[fam] += time.time() - t
         n_fam[fam] += 1
         crop_id = f"{sp}/{fam}/{pid.replace('/', '__')}-{i:02d}"
@@ -308,6 +321,7 @@ def main() -> None:
                 "down": down,
                 "soft": int(soft),
                 "camera": int(shot),
+                "grain": int(grain),
                 "bytes": len(data),
             }
         )

@@ -152,8 +152,18 @@ def build_test_images(
     return EvalImagesResult(dict(counts), skipped)
 
 
+def cached_packages(cache: Path) -> frozenset[str]:
+    """Every package a photo cache holds photographs of."""
+    return frozenset(photo["package"] for photo in json.loads((cache / "fetched.json").read_text())["photos"])
+
+
 def copy_own_size(caches: Sequence[Path], packages: frozenset[str], out: Path) -> int:
-    """The photographs of ``packages`` from the photo caches, byte for byte; returns the count."""
+    """The photographs of ``packages`` from the photo caches, byte for byte; returns the count.
+    ``out`` holds only these afterwards (files of an earlier, different selection are removed)."""
+    if out.is_dir():
+        for stale in out.iterdir():
+            if stale.is_file():
+                stale.unlink()
     rows: list[dict[str, str]] = []
     for cache in caches:
         for photo in json.loads((cache / "fetched.json").read_text())["photos"]:

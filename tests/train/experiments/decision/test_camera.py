@@ -9,6 +9,9 @@ from train.experiments.decision.camera import (
     camera_pipeline,
     demosaic_bilinear,
     demosaic_mhc,
+    grained,
+    linear_to_srgb,
+    srgb_to_linear,
 )
 
 
@@ -47,7 +50,27 @@ def test_the_pipeline_keeps_the_shape_adds_sensor_noise_and_is_seeded() -> None:
     assert shot.shape == grey.shape and shot.dtype == np.uint8
     assert shot.astype(float).std() > 0.3  # a flat scene is no longer flat: the sensor's noise
     assert abs(shot.astype(float).mean() - 128) < 3  # and its level is kept
+    for level in (0, 8, 250):  # the tone curve keeps levels where they were, shadows included
+        flat = camera_pipeline(np.full((64, 64, 3), level, np.uint8), np.random.default_rng(1))
+        assert abs(flat.astype(float).mean() - level) < 1.5, level
     picture = np.round(_smooth_picture(64) * 255).astype(np.uint8)
     first = camera_pipeline(picture, np.random.default_rng(5))
     assert np.array_equal(first, camera_pipeline(picture, np.random.default_rng(5)))
     assert not np.array_equal(first, camera_pipeline(picture, np.random.default_rng(6)))
+
+
+def test_the_srgb_curves_invert_each_other_and_noise_below_zero_stays_symmetric() -> None:
+    values = np.linspace(0.0, 1.0, 1001, dtype=np.float32)
+    np.testing.assert_allclose(linear_to_srgb(srgb_to_linear(values)), values, atol=1e-5)
+    small = np.array([0.001], np.float32)
+    assert linear_to_srgb(-small)[0] == -linear_to_srgb(small)[0]
+
+
+def test_grain_is_zero_mean_noise_of_a_drawn_strength() -> None:
+    flat = np.full((64, 64, 3), 100, np.uint8)
+    strengths = []
+    for seed in range(4):
+        out = grained(flat, np.random.default_rng(seed)).astype(float)
+        assert abs(out.mean() - 100) < 0.5 and np.allclose(out[..., 0], out[..., 2])  # luma only
+        strengths.append(out.std())
+    assert min(strengths) > 0.3 and max(strengths) - min(strengths) > 0.3

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# FakeScope-mini on the CPU, second full run: from a stage-1 tower to a calibrated, measured export.
+#   bash train/run/mini/cpu-stage2.sh DATA TOWER     (from the repository root, .venv installed)
+# DATA: prep's folder (manifest.csv, split.json, ae-tiny.safetensors), e.g. build/exp/data5
+# TOWER: vision-train's vision.safetensors, e.g. runs/mini-cpu/stage1b-soft/vision.safetensors
+# Every step skips itself when its output exists, so a run cut off by the end of a session is
+# started again with the same command (the SFT resumes from its last checkpoint); the folders
+# record the DATA and TOWER they were made from, and a different pair is refused. Writes
+# runs/mini-cpu/next/ (the export and every figure), never the shipped models/fakescope-mini/.
+set -euo pipefail
+DATA=${1:?prep folder}
+TOWER=${2:?vision.safetensors}
+PY=.venv/bin/python
+RUN=runs/mini-cpu
+NEXT=$RUN/next
+OUT=$NEXT/model
+SEEN=esrgan-av3-x2,cugan-up2x,ae-tiny
+mkdir -p "$NEXT"
+stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
+INPUTS="data=$DATA tower=$TOWER"
+if [ -f "$NEXT/inputs.txt" ] && [ "$(cat "$NEXT/inputs.txt")" != "$INPUTS" ]; then
+  echo "cpu-stage2: $RUN was made from $(cat "$NEXT/inputs.txt"); move it aside to start from $INPUTS" >&2
+  exit 2
+fi
+echo "$INPUTS" > "$NEXT/inputs.txt"
+
+# 1. the tower into the starting checkpoint
+if [ ! -f "$RUN/stage1-checkpoint/model.safetensors" ]; then
+  stamp "vision-apply"
+  $PY -m train vision-apply --checkpoint "$RUN/init" --vision "$TOWER" --out "$RUN/stage1-checkpoint"
+fi
+
+# 2. whole evaluation images (test, validation for the calibration, own-size, camera originals)
+if [ ! -f "$RUN/eval-images/camera/manifest.csv" ]; then
+  stamp "mini-eval-images"
+  $PY -m train mini-eval-images --cache build/photo-cache --split "$DATA/split.json" \
+    --autoencoder "$DATA/ae-tiny.safetensors" --out "$RUN/eval-images" \
+    --held-out-package lomiri-wallpapers-16.04 --held-out-package opencv-doc \
+    --held-out-package visp-images-data --more-cache build/photo-cache-more \
+    --camera-cache build/photo-cache-camera
+fi
+if [ ! -f "$RUN/eval-images/val/manifest.csv" ]; then
+  stamp "mini-eval-images --val-only"
+  $PY -m train mini-eval-images --cache build/photo-cache --split "$DATA/split.json" \
+    --autoencoder "$DATA/ae-tiny.safetensors" --out "$RUN/eval-images" \
+    --held-out-package lomiri-wallpapers-16.04 --val-only
+fi
+
+# 3. SFT data and the LoRA run (train/run/mini/sft-cpu.toml)
+if [ ! -f "$RUN/sft-data/fakeinstruct.json" ]; then
+  stamp "mini-sft-data"
+  $PY -m train mini-sft-data --crops "$DATA/manifest.csv" --out "$RUN/sft-data" \
+    --profile train/run/mini/profile.toml --exclude-package lomiri-wallpapers-16.04
+fi
+if [ ! -f "$RUN/sft/merged/model.safetensors" ]; then
+  stamp "sft"
+  $PY -m train sft --config train/run/mini/sft-cpu.toml
+fi
+
+# 4. an export without the calibration, the Platt fit on validation images, the calibrated export
+grep -v -E '^(logit_scale|logit_offset)' train/run/mini/profile.toml > "$NEXT/profile-uncalibrated.toml"
+if [ ! -f "$NEXT/calibration.json" ]; then
+  stamp "export (uncalibrated) and calibrate"
+  $PY -m conversion export $RUN/sft/merged --out "$NEXT/uncalibrated" --name fakescope-mini --quant iq4_nl \
+    --mmproj-quant f32 --profile "$NEXT/profile-uncalibrated.toml" --card train/run/mini/card.toml
+  $PY -m train.run.mini.calibrate --images "$RUN/eval-images/val/manifest.csv" \
+    --gguf "$NEXT/uncalibrated/fakescope-mini.gguf" --seen "$SEEN" --out "$NEXT/calibration.json"
+fi
+$PY - "$NEXT" <<'EOF'
+import json, sys, pathlib
+next_dir = pathlib.Path(sys.argv[1])
+fit = json.loads((next_dir / "calibration.json").read_text())
+text = (next_dir / "profile-uncalibrated.toml").read_text()
+text += f"logit_scale = {fit['logit_scale']:.4f}\nlogit_offset = {fit['logit_offset']:.4f}\n"
+(next_dir / "profile.toml").write_text(text)
+EOF
+if [ ! -f "$OUT/fakescope-mini.manifest.json" ]; then
+  stamp "export (calibrated)"
+  $PY -m conversion export $RUN/sft/merged --out "$OUT" --name fakescope-mini --quant iq4_nl \
+    --mmproj-quant f32 --profile "$NEXT/profile.toml" --card train/run/mini/card.toml
+fi
+
+# 5. the card's figures: test images (checkpoint and GGUF), own-size photographs, camera originals
+if [ ! -f "$NEXT/eval-test.json" ]; then
+  stamp "eval test"
+  $PY -m train eval $RUN/eval-images/test/manifest.csv --checkpoint $RUN/sft/merged \
+    --gguf "$OUT/fakescope-mini.gguf" --profile "$NEXT/profile.toml" --train-generators "$SEEN" \
+    --explain 20 --out "$NEXT/eval-test.json" | tee "$NEXT/eval-test.txt"
+fi
+for set in own-size camera; do
+  if [ ! -f "$NEXT/eval-$set.json" ]; then
+    stamp "eval $set"
+    $PY -m train eval "$RUN/eval-images/$set/manifest.csv" --gguf "$OUT/fakescope-mini.gguf" \
+      --out "$NEXT/eval-$set.json" | tee "$NEXT/eval-$set.txt"
+  fi
+done
+stamp "done"
