@@ -2,8 +2,9 @@
 
 For two random-weight Idefics3 checkpoints, FakeScope-mini's shape (on 128 px JPEG crops, the
 crops it judges) and SmolVLM-256M's (on 512 px JPEGs), p(fake) is computed both ways for the
-same images: by ``fakescope``'s engine on the GGUF export (text q8_0, projector at the
-converter's default type, default threads), and by transformers in fp32 with torch's default
+same images: by ``fakescope``'s engine on the GGUF export (text bf16 unless ``--text-type`` says
+otherwise, projector at the converter's default type unless ``--projector-type`` does, default
+threads), and by transformers in fp32 with torch's default
 threads, as fast as transformers does it (one forward over the prompt with its KV cache, then
 every label variant's prefix in one batched forward on copies of that cache). Both runs happen
 idle and again while a second process burns one core; the ratio is what to watch, since it does
@@ -30,7 +31,7 @@ MINI_SHAPE = TinyShape(
     text_ffn=1536, scale_factor=4, vocab_size=420, padded_vocab=49152, init_range=0.02,
 )  # fmt: skip
 BURNER = "while True: pass"
-TEXT_TYPE = "q8_0"  # our text type unless --text-type says otherwise
+TEXT_TYPE = "bf16"  # ours unless --text-type says otherwise: the fastest text type on this CPU (bench_types)
 
 
 @dataclass(frozen=True)
