@@ -161,6 +161,15 @@ def softened(region: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(im.crop((left, top, left + cw, top + ch)).resize((w, h), Image.Resampling.BICUBIC))
 
 
+def drawn_for(seed: int, step: str, crop_key: str, share: float) -> np.random.Generator | None:
+    """The crop's own generator for ``step`` when the crop is among the ``share`` that gets it
+    (drawn from the crop's key, so every family's crops are drawn alike); else None."""
+    if share <= 0:
+        return None
+    rng = np.random.default_rng(key_seed(seed, step, crop_key))
+    return rng if rng.random() < share else None
+
+
 def jpeg_quality_from_file(data: bytes) -> float:
     with Image.open(io.BytesIO(data)) as im:
         return float(np.mean(im.quantization[0]))  # type: ignore[attr-defined]  # luminance step
@@ -273,15 +282,13 @@ def main() -> None:
             img = open_photo(CACHE / photos[pid]["file"])
             current = pid
         reg = img[y : y + region, x : x + region]
-        soft = shot = False
-        if args.camera > 0:
-            crop_rng = np.random.default_rng(key_seed(args.seed, "camera", f"{sp}/{fam}/{pid}/{i}"))
-            if crop_rng.random() < args.camera:
-                reg, shot = camera_pipeline(reg, crop_rng), True
-        if args.soften > 0:
-            crop_rng = np.random.default_rng(key_seed(args.seed, "soften", f"{sp}/{fam}/{pid}/{i}"))
-            if crop_rng.random() < args.soften:
-                reg, soft = softened(reg, crop_rng), True
+        crop_key = f"{sp}/{fam}/{pid}/{i}"
+        shot_rng = drawn_for(args.seed, "camera", crop_key, args.camera)
+        if shot_rng is not None:
+            reg = camera_pipeline(reg, shot_rng)
+        soft_rng = drawn_for(args.seed, "soften", crop_key, args.soften)
+        if soft_rng is not None:
+            reg = softened(reg, soft_rng)
         t = time.time()
         if fam == "real":
             crop = reg
@@ -294,11 +301,9 @@ def main() -> None:
             up = upscalers[fam]
             small = downscale(reg, up.scale, down)
             crop = centre(up(small), CROP)
-        grain = False
-        if args.grain > 0:
-            crop_rng = np.random.default_rng(key_seed(args.seed, "grain", f"{sp}/{fam}/{pid}/{i}"))
-            if crop_rng.random() < args.grain:
-                crop, grain = grained(crop, crop_rng), True
+        grain_rng = drawn_for(args.seed, "grain", crop_key, args.grain)
+        if grain_rng is not None:
+            crop = grained(crop, grain_rng)
         t_fam[fam] += time.time() - t
         n_fam[fam] += 1
         crop_id = f"{sp}/{fam}/{pid.replace('/', '__')}-{i:02d}"
@@ -319,9 +324,9 @@ def main() -> None:
                 "x": x,
                 "region": region,
                 "down": down,
-                "soft": int(soft),
-                "camera": int(shot),
-                "grain": int(grain),
+                "soft": int(soft_rng is not None),
+                "camera": int(shot_rng is not None),
+                "grain": int(grain_rng is not None),
                 "bytes": len(data),
             }
         )

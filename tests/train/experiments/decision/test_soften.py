@@ -20,3 +20,14 @@ def test_a_softened_region_keeps_its_shape_and_loses_fine_detail() -> None:
     assert kinds == {True, False}  # both kinds were tried
     again = softened(region, np.random.default_rng(3))
     assert np.array_equal(again, softened(region, np.random.default_rng(3)))  # seeded: reproducible
+
+
+def test_each_step_draws_its_share_of_crops_from_the_crop_key() -> None:
+    from train.experiments.decision.prep import drawn_for
+
+    keys = [f"train/real/p{n}/0" for n in range(400)]
+    chosen = [k for k in keys if drawn_for(0, "soften", k, 0.5) is not None]
+    assert 150 < len(chosen) < 250  # about half
+    assert chosen == [k for k in keys if drawn_for(0, "soften", k, 0.5) is not None]  # reproducible
+    assert chosen != [k for k in keys if drawn_for(0, "camera", k, 0.5) is not None]  # steps independent
+    assert all(drawn_for(0, "grain", k, 0.0) is None for k in keys)
