@@ -9,7 +9,8 @@ DEV_STAMP := $(VENV)/.installed-dev
 LLAMA_STAMP := $(VENV)/.installed-llama
 
 LLAMA_VERSION := 0.3.36
-LLAMA_PATCH   := patches/llama-cpp-python-$(LLAMA_VERSION)-llava-cls-first.patch
+LLAMA_PATCHES := patches/llama-cpp-python-$(LLAMA_VERSION)-llava-cls-first.patch \
+                 patches/llama-cpp-python-$(LLAMA_VERSION)-idefics3-batch.patch
 LLAMA_SRC     := build/llama-src
 LLAMA_WHEELS  := build/llama-wheel
 
@@ -18,15 +19,17 @@ LLAMA_WHEELS  := build/llama-wheel
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# llama-cpp-python, built from its source release with one line of libmtmd changed: the LLaVA
-# graph puts CLIP's class token first again (llama.cpp issue #25814; without it LLaVA-1.5 and
-# FakeVLM models see shifted position embeddings). About 4 minutes on 2 cores, once: the wheel is
-# kept in build/. For a GPU build: make clean-llama, then CMAKE_ARGS="-DGGML_METAL=on" make run.
-$(LLAMA_WHEELS)/.built: $(LLAMA_PATCH) | $(BIN)/python
+# llama-cpp-python, built from its source release with two changes to libmtmd: the LLaVA graph
+# puts CLIP's class token first again (llama.cpp issue #25814; without it LLaVA-1.5 and FakeVLM
+# models see shifted position embeddings), and Idefics3's vision graph takes a batch of tiles, so
+# an image's tiles (and a crops view's crops) encode in one graph instead of one graph a tile.
+# About 4 minutes on 2 cores, once: the wheel is kept in build/. For a GPU build: make
+# clean-llama, then CMAKE_ARGS="-DGGML_METAL=on" make run.
+$(LLAMA_WHEELS)/.built: $(LLAMA_PATCHES) | $(BIN)/python
 	rm -rf $(LLAMA_SRC) $(LLAMA_WHEELS) && mkdir -p $(LLAMA_SRC) $(LLAMA_WHEELS)
 	$(BIN)/python -m pip download --no-deps --no-binary :all: -d $(LLAMA_SRC) llama-cpp-python==$(LLAMA_VERSION)
 	tar -xzf $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_SRC)
-	patch -p1 -d $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION) < $(LLAMA_PATCH)
+	for p in $(LLAMA_PATCHES); do patch -p1 -d $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION) < $$p || exit 1; done
 	$(BIN)/python -m pip wheel --no-deps -w $(LLAMA_WHEELS) $(LLAMA_SRC)/llama_cpp_python-$(LLAMA_VERSION)
 	touch $@
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -14,6 +16,7 @@ from fakescope_cli.engine.labels import variant_token_sequences
 from fakescope_cli.engine.native import LoadOptions, NativeModel
 from fakescope_cli.engine.prompt import render_image_prompt
 from fakescope_cli.engine.shape import check_vision_shape
+from fakescope_cli.engine.vision import KEPT_IMAGES
 from fakescope_cli.errors import InferenceError, ModelFileError
 from fakescope_cli.imageio import LoadedImage
 from fakescope_cli.models import ModelFiles
@@ -146,13 +149,21 @@ class LlamaEngine:
         return self._judged(logits, self.native.teacher_forced_logits)
 
     def _embedded(self, images: Iterable[LoadedImage]) -> Iterator[Embedded]:
+        """Each image's prompt as input rows; the images of a group (a crops view's crops) have
+        their tiles encoded together, in as few vision graphs as libmtmd allows."""
         prompt = self.native_prompt(self.profile.judge_prompt)
-        for image in images:
-            with self.native.prompt_chunks(
-                prompt, image.rgb, image.width, image.height, image.pixel_id
-            ) as plan:
-                embedded = self.native.embed(plan)
-            yield embedded
+        pending = iter(images)
+        while group := list(itertools.islice(pending, KEPT_IMAGES)):
+            with contextlib.ExitStack() as stack:
+                plans = [
+                    stack.enter_context(
+                        self.native.prompt_chunks(prompt, i.rgb, i.width, i.height, i.pixel_id)
+                    )
+                    for i in group
+                ]
+                self.native.vision.encode_plans(plans)
+                embedded = [self.native.embed(plan) for plan in plans]
+            yield from embedded
 
     def score_images(self, images: Iterable[LoadedImage]) -> Iterator[AuthenticityScore]:
         """Each image's own score (token-based estimation), batched where the model allows."""

@@ -317,6 +317,7 @@ class NativeModel:
         assert self.embeddings is not None
         units: list[Unit] = []
         parts: list[np.ndarray] = []
+        self.vision.encode_plans([plan])
         for chunk, chunk_units in plan:
             if not chunk_units:
                 continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +25,16 @@ class Unit:
 
 Plan = list[tuple[object, list[Unit]]]  # libmtmd's chunks, each with the units it holds
 
+# Output tokens libmtmd may encode in one graph, where the projector takes a batch of image
+# chunks (Idefics3 tiles: FakeScope-mini's 64 px tiles give 4 tokens each, so up to 32 tiles; a
+# 512 px SmolVLM tile gives 64, so two, which keeps the attention scores of a batch small).
+BATCH_MAX_TOKENS = 128
+Member = tuple[object, Unit, dict[int, np.ndarray]]  # an image chunk, its unit, where it is kept
+KEPT_IMAGES = 8  # images whose encodings are kept (a crops view's crops are scored together)
+
 
 class Vision:
-    """A loaded mmproj GGUF; keeps the encodings of the latest image it encoded."""
+    """A loaded mmproj GGUF; keeps the encodings of the latest images it encoded."""
 
     def __init__(self, mtmd, text_model, mmproj_path: Path, threads: int, use_gpu: bool, n_embd: int):
         self.mtmd = mtmd
@@ -37,6 +44,7 @@ class Vision:
         params.print_timings = False
         params.n_threads = threads
         params.warmup = False
+        params.batch_max_tokens = BATCH_MAX_TOKENS
         self.ctx = mtmd.mtmd_init_from_file(str(mmproj_path).encode(), text_model, params)
         if not self.ctx:
             raise ModelFileError(
@@ -47,8 +55,9 @@ class Vision:
             self.close()
             raise ModelFileError(f"{mmproj_path}: projector has no vision encoder")
         self.marker = mtmd.mtmd_default_marker().decode()
-        self._latest: tuple[object, dict[int, np.ndarray]] = (None, {})
+        self._kept: dict[object, dict[int, np.ndarray]] = {}  # image id -> chunk ordinal -> rows
         self.images_encoded = 0  # image chunks encoded
+        self.graphs = 0  # encoder graphs run for them (fewer where chunks were batched)
         self.seconds = 0.0  # time inside libmtmd's encoder
 
     def close(self) -> None:
@@ -104,18 +113,77 @@ class Vision:
                 out.append((chunk, [Unit("image", key, mtmd.mtmd_input_chunk_get_n_pos(chunk))]))
         return out
 
+    def _kept_for(self, image_id: object) -> dict[int, np.ndarray]:
+        """The image's kept encodings, now the most recently used (at most KEPT_IMAGES kept)."""
+        kept = self._kept.pop(image_id, None)
+        if kept is None:
+            kept = {}
+            while len(self._kept) >= KEPT_IMAGES:
+                del self._kept[next(iter(self._kept))]  # the least recently used
+        self._kept[image_id] = kept
+        return kept
+
+    def encode_plans(self, plans: Sequence[Plan]) -> None:
+        """Encodes the image chunks of these prompts not yet kept, as many in one graph as libmtmd
+        takes (one graph a chunk where the projector takes no batch); ``encode`` then finds them."""
+        if len(plans) > KEPT_IMAGES:
+            raise ValueError(f"at most {KEPT_IMAGES} prompts are encoded together")
+        pending: list[Member] = []
+        for plan in plans:
+            for chunk, units in plan:
+                if units and units[0].kind == "image":
+                    key: tuple[object, int] = units[0].key  # type: ignore[assignment]
+                    kept = self._kept_for(key[0])
+                    if key[1] not in kept:
+                        pending.append((chunk, units[0], kept))
+        if len(pending) < 2:
+            return  # ``encode`` does it alone
+        mtmd = self.mtmd
+        batch = mtmd.mtmd_batch_init(self.ctx)
+        members: list[Member] = []
+        try:
+            for chunk, unit, kept in pending:
+                status = mtmd.mtmd_batch_add_chunk(batch, chunk)
+                if status != 0 and members:  # the batch is full, or the chunk unlike its members
+                    self._encode_batch(batch, members)
+                    mtmd.mtmd_batch_free(batch)
+                    batch, members = mtmd.mtmd_batch_init(self.ctx), []
+                    status = mtmd.mtmd_batch_add_chunk(batch, chunk)
+                if status != 0:
+                    raise InferenceError(f"libmtmd could not take an image chunk (status {status})")
+                members.append((chunk, unit, kept))
+            if members:
+                self._encode_batch(batch, members)
+        finally:
+            mtmd.mtmd_batch_free(batch)
+
+    def _encode_batch(self, batch, members: list[Member]) -> None:
+        mtmd = self.mtmd
+        started = time.perf_counter()
+        status = mtmd.mtmd_batch_encode(batch)
+        self.seconds += time.perf_counter() - started
+        self.graphs += 1
+        if status != 0:
+            raise InferenceError(f"libmtmd failed to encode the image (status {status})")
+        for chunk, unit, kept in members:
+            ptr = mtmd.mtmd_batch_get_output_embd(batch, chunk)
+            n_tokens = mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+            if not ptr or n_tokens != unit.n_pos:
+                raise InferenceError("libmtmd returned no usable image encoding")
+            flat = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
+            kept[unit.key[1]] = flat.reshape(n_tokens, self.n_embd).copy()  # type: ignore[index]
+            self.images_encoded += 1
+
     def encode(self, chunk, unit: Unit) -> np.ndarray:
         """The (n_tokens, n_embd) encoding of one image chunk; the latest image's are kept."""
         key: tuple[object, int] = unit.key  # type: ignore[assignment]
         image_id, ordinal = key
-        kept_id, kept = self._latest
-        if kept_id != image_id:
-            kept = {}
-            self._latest = (image_id, kept)
+        kept = self._kept_for(image_id)
         if ordinal not in kept:
             started = time.perf_counter()
             status = self.mtmd.mtmd_encode_chunk(self.ctx, chunk)
             self.seconds += time.perf_counter() - started
+            self.graphs += 1
             if status != 0:
                 raise InferenceError(f"libmtmd failed to encode the image (status {status})")
             n_tokens = self.mtmd.mtmd_input_chunk_get_n_tokens(chunk)

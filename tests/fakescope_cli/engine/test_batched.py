@@ -74,9 +74,10 @@ def test_crops_of_an_image_are_scored_in_one_decode(
     crops_engine, chunked_crops_engine, tmp_path: Path
 ) -> None:
     image = load_image(write_textured_image(tmp_path / "t.png", (200, 150), seed=2))
-    before = crops_engine.native.decodes
+    before, graphs = crops_engine.native.decodes, crops_engine.native.vision.graphs
     ours = crops_engine.score(image)
     assert crops_engine.native.decodes - before == 1
+    assert crops_engine.native.vision.graphs - graphs == 1  # every crop's tiles in one vision graph
     theirs = chunked_crops_engine.score(image)
     assert ours.p_fake == pytest.approx(theirs.p_fake, abs=P_TOLERANCE)
     assert ours.view is not None and theirs.view is not None
@@ -198,3 +199,24 @@ def test_chunk_by_chunk_on_request(tiny_gguf) -> None:
     options = replace(LoadOptions(), batched=False)
     with LlamaEngine(ModelFiles(tiny_gguf[0], tiny_gguf[1], "test"), options) as engine:
         assert engine.native.embeddings is None and engine.batched is None
+
+
+def test_an_images_tiles_are_encoded_in_one_graph(tiny_engine, tmp_path: Path) -> None:
+    """libmtmd (patched: patches/*-idefics3-batch.patch) encodes an Idefics3 prompt's tiles in one
+    graph; each tile's encoding is the one it gets alone."""
+    vision = tiny_engine.native.vision
+    rgb = load_image(write_textured_image(tmp_path / "t.png", (64, 64), seed=7))
+    prompt = tiny_engine.native_prompt(tiny_engine.profile.judge_prompt)
+    with tiny_engine.native.prompt_chunks(prompt, rgb.rgb, rgb.width, rgb.height, "tiles-a") as plan:
+        images = [(chunk, units[0]) for chunk, units in plan if units and units[0].kind == "image"]
+        assert len(images) > 1  # a split image: its tiles and the global view
+        graphs, encoded = vision.graphs, vision.images_encoded
+        vision.encode_plans([plan])
+        assert vision.graphs - graphs == 1
+        assert vision.images_encoded - encoded == len(images)
+        together = [vision.encode(chunk, unit) for chunk, unit in images]
+        assert vision.graphs - graphs == 1  # kept: nothing encoded again
+    with tiny_engine.native.prompt_chunks(prompt, rgb.rgb, rgb.width, rgb.height, "tiles-b") as plan:
+        alone = [vision.encode(c, units[0]) for c, units in plan if units and units[0].kind == "image"]
+    for a, b in zip(together, alone, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
