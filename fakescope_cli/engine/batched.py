@@ -2,11 +2,13 @@
 ``llama_decode`` calls as the context allows.
 
 Each prompt gets one sequence per continuation (a multi-token label variant less its last
-token). The prompt's cells belong to all of its sequences; each continuation's cells only to
-its own, so it sees the prompt and nothing of the other continuations or prompts. Text that
-opens every prompt of a group (the chat template before the image) is decoded once, in the
-cells of every sequence. One decode then does what took one decode per text run, image chunk
-and label variant, and a small model's cost per decode is mostly reading its weights.
+token). The prompt's cells belong to all of its sequences. The continuations are laid out as a
+tree: a token that several continuations share at the same place (the leading space of two
+variants, say) is one cell, belonging to the sequences of all of them, so each continuation
+sees the prompt and its own tokens and nothing of the others or of other prompts. Text that opens every prompt of a
+group (the chat template before the image) is decoded once, in the cells of every sequence. One
+decode then does what took one decode per text run, image chunk and label variant, and a small
+model's cost per decode is mostly reading its weights.
 """
 
 from __future__ import annotations
@@ -43,6 +45,24 @@ def shared_prefix(prompts: Sequence[Embedded]) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class Node:
+    """A continuation prefix: one cell after each prompt, in the sequences of the continuations
+    (by index) that start with it."""
+
+    prefix: tuple[int, ...]
+    owners: tuple[int, ...]
+
+
+def continuation_tree(continuations: Sequence[tuple[int, ...]]) -> list[Node]:
+    """Every distinct prefix of the continuations, a parent before its children."""
+    owners: dict[tuple[int, ...], list[int]] = {}
+    for k, continuation in enumerate(continuations):
+        for depth in range(1, len(continuation) + 1):
+            owners.setdefault(continuation[:depth], []).append(k)
+    return [Node(prefix, tuple(ks)) for prefix, ks in owners.items()]
+
+
 class BatchedScorer:
     """Scores prompts on ``native`` in groups that fit its context and sequence limits."""
 
@@ -56,8 +76,9 @@ class BatchedScorer:
             raise InferenceError(
                 f"{self.seqs_per_prompt} label continuations need more sequences than loaded"
             )
-        self._rows = {c: native.embeddings.rows(c) for c in self.continuations}
-        self._extra = sum(len(c) for c in self.continuations)
+        self.tree = continuation_tree(self.continuations)
+        self._rows = native.embeddings.rows([n.prefix[-1] for n in self.tree]) if self.tree else None
+        self._extra = len(self.tree)
 
     def cells(self, rows: int) -> int:
         """KV cells one prompt of ``rows`` positions needs with its continuations."""
@@ -101,11 +122,11 @@ class BatchedScorer:
             pos += range(shared, n)
             seqs += [tuple(range(index * per, (index + 1) * per))] * (n - shared)
             wanted += [False] * (n - shared - 1) + [True]
-            for k, continuation in enumerate(self.continuations):
-                parts.append(self._rows[continuation])
-                pos += range(n, n + len(continuation))
-                seqs += [(index * per + k,)] * len(continuation)
-                wanted += [True] * len(continuation)
+            if self._rows is not None:
+                parts.append(self._rows)
+                pos += [n + len(node.prefix) - 1 for node in self.tree]
+                seqs += [tuple(index * per + k for k in node.owners) for node in self.tree]
+                wanted += [True] * len(self.tree)
         native.clear()
         try:
             logits = iter(native.decode_embeddings(np.concatenate(parts), pos, seqs, wanted))
@@ -114,6 +135,9 @@ class BatchedScorer:
         out = []
         for _ in group:
             last = next(logits)
-            forced = {c: np.stack([next(logits) for _ in c]) for c in self.continuations}
+            after = {node.prefix: next(logits) for node in self.tree}
+            forced = {
+                c: np.stack([after[c[:depth]] for depth in range(1, len(c) + 1)]) for c in self.continuations
+            }
             out.append(PromptLogits(last, forced))
         return out

@@ -11,7 +11,7 @@ import pytest
 
 from conversion.export import export_checkpoint
 from conversion.synthetic import TinyShape, build_tiny_idefics3
-from fakescope_cli.engine.batched import shared_prefix
+from fakescope_cli.engine.batched import Node, continuation_tree, shared_prefix
 from fakescope_cli.engine.embeddings import TokenEmbeddings, Unsupported
 from fakescope_cli.engine.llama_engine import LlamaEngine
 from fakescope_cli.engine.native import LoadOptions, Unit
@@ -220,3 +220,39 @@ def test_an_images_tiles_are_encoded_in_one_graph(tiny_engine, tmp_path: Path) -
         alone = [vision.encode(c, units[0]) for c, units in plan if units and units[0].kind == "image"]
     for a, b in zip(together, alone, strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("continuations", "tree"),
+    [
+        ([], []),
+        ([(5,)], [Node((5,), (0,))]),
+        (
+            [(1, 2), (1, 3, 4), (9,)],
+            [
+                Node((1,), (0, 1)),
+                Node((1, 2), (0,)),
+                Node((1, 3), (1,)),
+                Node((1, 3, 4), (1,)),
+                Node((9,), (2,)),
+            ],
+        ),
+        (
+            [(7, 1), (8, 7, 1)],
+            [
+                Node((7,), (0,)),
+                Node((7, 1), (0,)),
+                Node((8,), (1,)),
+                Node((8, 7), (1,)),
+                Node((8, 7, 1), (1,)),
+            ],
+        ),
+    ],
+)
+def test_continuations_share_the_cells_of_a_common_start(continuations, tree) -> None:
+    assert continuation_tree(continuations) == tree
+
+
+def test_the_tiny_models_label_variants_share_cells(tiny_engine) -> None:
+    scorer = tiny_engine.batched
+    assert len(scorer.tree) == scorer.cells(0) < sum(len(c) for c in scorer.continuations)
