@@ -5,10 +5,10 @@ Each prompt gets one sequence per continuation (a multi-token label variant less
 token). The prompt's cells belong to all of its sequences. The continuations are laid out as a
 tree: a token that several continuations share at the same place (the leading space of two
 variants, say) is one cell, belonging to the sequences of all of them, so each continuation
-sees the prompt and its own tokens and nothing of the others or of other prompts. Text that opens every prompt of a
-group (the chat template before the image) is decoded once, in the cells of every sequence. One
-decode then does what took one decode per text run, image chunk and label variant, and a small
-model's cost per decode is mostly reading its weights.
+sees the prompt and its own tokens and nothing of the others or of other prompts. Text that
+opens every prompt of a group (the chat template before the image) is decoded once, in the cells
+of every sequence. One decode then does what took one decode per text run, image chunk and label
+variant, and a small model's cost per decode is mostly reading its weights.
 """
 
 from __future__ import annotations
