@@ -3,6 +3,11 @@
 #   bash train/run/mini/cpu-stage2.sh DATA TOWER     (from the repository root, .venv installed)
 # DATA: prep's folder (manifest.csv, split.json, ae-tiny.safetensors), e.g. build/exp/data5
 # TOWER: vision-train's vision.safetensors, e.g. runs/mini-cpu/stage1b-soft/vision.safetensors
+# ALSO_TRAIN=PKG (optional): the held-out package PKG's training photographs are trained on (its
+#   test photographs stay out, `train.run.mini.train_only`), and it leaves the own-size set, which
+#   keeps the other held-out packages. The tower must have been trained the same way.
+# CHECKPOINT_EVAL=0 (optional): the test images through the GGUF alone, not also the PyTorch
+#   checkpoint (which takes about 20 minutes here); for comparing runs before one is shipped.
 # Every step skips itself when its output exists, so a run cut off by the end of a session is
 # started again with the same command (the SFT resumes from its last checkpoint); the folders
 # record the DATA and TOWER they were made from, and a different pair is refused. Writes
@@ -15,14 +20,30 @@ RUN=runs/mini-cpu
 NEXT=$RUN/next
 OUT=$NEXT/model
 SEEN=esrgan-av3-x2,cugan-up2x,ae-tiny
+HELD_OUT=lomiri-wallpapers-16.04
+ALSO_TRAIN=${ALSO_TRAIN:-}
+CHECKPOINT_EVAL=${CHECKPOINT_EVAL:-1}
 mkdir -p "$NEXT"
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 INPUTS="data=$DATA tower=$TOWER"
+if [ -n "$ALSO_TRAIN" ]; then INPUTS="$INPUTS also_train=$ALSO_TRAIN"; fi
 if [ -f "$NEXT/inputs.txt" ] && [ "$(cat "$NEXT/inputs.txt")" != "$INPUTS" ]; then
   echo "cpu-stage2: $RUN was made from $(cat "$NEXT/inputs.txt"); move it aside to start from $INPUTS" >&2
   exit 2
 fi
 echo "$INPUTS" > "$NEXT/inputs.txt"
+
+# 0. the crops the SFT sees, and the own-size set (the held-out packages' photographs)
+CROPS="$DATA/manifest.csv"
+EXCLUDE=(--exclude-package "$HELD_OUT")
+OWN=own-size
+if [ -n "$ALSO_TRAIN" ]; then
+  [ "$ALSO_TRAIN" = "$HELD_OUT" ] || { echo "cpu-stage2: ALSO_TRAIN must be $HELD_OUT" >&2; exit 2; }
+  CROPS="$DATA/manifest-train-only.csv"
+  EXCLUDE=()
+  OWN=own-size-unseen
+  $PY -m train.run.mini.train_only "$DATA/manifest.csv" --package "$ALSO_TRAIN" --out "$CROPS"
+fi
 
 # 1. the tower into the starting checkpoint
 if [ ! -f "$RUN/stage1-checkpoint/model.safetensors" ]; then
@@ -46,11 +67,25 @@ if [ ! -f "$RUN/eval-images/val/manifest.csv" ]; then
     --held-out-package lomiri-wallpapers-16.04 --val-only
 fi
 
+if [ -n "$ALSO_TRAIN" ] && [ ! -f "$RUN/eval-images/$OWN/manifest.csv" ]; then
+  stamp "own-size photographs without $ALSO_TRAIN"
+  $PY - "$RUN/eval-images/$OWN" "$ALSO_TRAIN" <<'EOF'
+import sys
+from pathlib import Path
+from train.run.mini.eval_images import cached_packages, copy_own_size
+caches = [Path("build/photo-cache"), Path("build/photo-cache-more")]
+packages = {"opencv-doc", "visp-images-data", "lomiri-wallpapers-16.04"} - {sys.argv[2]}
+held = set().union(*(cached_packages(c) for c in caches))
+assert packages <= held, packages - held
+print(copy_own_size(caches, frozenset(packages), Path(sys.argv[1])), "photographs")
+EOF
+fi
+
 # 3. SFT data and the LoRA run (train/run/mini/sft-cpu.toml)
 if [ ! -f "$RUN/sft-data/fakeinstruct.json" ]; then
   stamp "mini-sft-data"
-  $PY -m train mini-sft-data --crops "$DATA/manifest.csv" --out "$RUN/sft-data" \
-    --profile train/run/mini/profile.toml --exclude-package lomiri-wallpapers-16.04
+  $PY -m train mini-sft-data --crops "$CROPS" --out "$RUN/sft-data" \
+    --profile train/run/mini/profile.toml "${EXCLUDE[@]}"
 fi
 if [ ! -f "$RUN/sft/merged/model.safetensors" ]; then
   stamp "sft"
@@ -83,11 +118,13 @@ fi
 # 5. the card's figures: test images (checkpoint and GGUF), own-size photographs, camera originals
 if [ ! -f "$NEXT/eval-test.json" ]; then
   stamp "eval test"
-  $PY -m train eval $RUN/eval-images/test/manifest.csv --checkpoint $RUN/sft/merged \
+  BOTH=(--checkpoint $RUN/sft/merged)
+  if [ "$CHECKPOINT_EVAL" = 0 ]; then BOTH=(); fi
+  $PY -m train eval $RUN/eval-images/test/manifest.csv "${BOTH[@]}" \
     --gguf "$OUT/fakescope-mini.gguf" --profile "$NEXT/profile.toml" --train-generators "$SEEN" \
     --explain 20 --out "$NEXT/eval-test.json" | tee "$NEXT/eval-test.txt"
 fi
-for set in own-size camera; do
+for set in $OWN camera; do
   if [ ! -f "$NEXT/eval-$set.json" ]; then
     stamp "eval $set"
     $PY -m train eval "$RUN/eval-images/$set/manifest.csv" --gguf "$OUT/fakescope-mini.gguf" \
