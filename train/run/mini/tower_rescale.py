@@ -7,6 +7,10 @@ crops ``scan`` takes. For comparing stage-1 recipes before instruction tuning is
 
 An image's logit is the mean of its crops' (each the mean of its 2 x 2 tiles); it counts as
 flagged above 0, the head's own midpoint (it was trained on balanced batches).
+
+``--test-images MANIFEST`` (``mini-eval-images``' test set, which ``train eval`` scores) also ranks
+those whole images by the tower alone: the ceiling the instruction-tuned model's AUC on the same
+images is measured against.
 """
 
 from __future__ import annotations
@@ -49,10 +53,22 @@ def against_test(own_size: list[float], test_logits: np.ndarray, labels: np.ndar
     }
 
 
+def image_aucs(labels: np.ndarray, seen: np.ndarray, logits: np.ndarray) -> dict[str, float | None]:
+    """ROC-AUC of whole images: all, reals against the trained families, against the others."""
+    from train.run.metrics import roc_auc
+
+    def auc(mask: np.ndarray) -> float | None:
+        value = roc_auc(labels[mask].tolist(), logits[mask].tolist())
+        return None if value is None else round(value, 4)
+
+    real = labels == 0
+    return {"all": auc(np.ones_like(real)), "seen": auc(real | seen), "held_out": auc(real | ~seen)}
+
+
 def main(argv: list[str] | None = None) -> None:
     import torch
 
-    from fakescope_cli.imageio import decode_image
+    from fakescope_cli.imageio import decode_image, read_image_file
     from train.model.vision.stage import (
         Normaliser,
         TileClassifier,
@@ -78,6 +94,17 @@ def main(argv: list[str] | None = None) -> None:
         metavar="MANIFEST",
         help="also each tower's test-split AUCs on this manifest: one test set for every tower",
     )
+    parser.add_argument(
+        "--test-images",
+        type=Path,
+        metavar="MANIFEST",
+        help="also each tower's AUC on these whole images (mini-eval-images' test manifest)",
+    )
+    parser.add_argument(
+        "--train-generators",
+        default="esrgan-av3-x2,cugan-up2x,ae-tiny",
+        help="the trained families, for --test-images' seen/held-out split",
+    )
     parser.add_argument("--exclude-package", action="append", default=[], metavar="PKG")
     parser.add_argument("--out", type=Path, help="write the figures here (JSON)")
     args = parser.parse_args(argv)
@@ -88,6 +115,22 @@ def main(argv: list[str] | None = None) -> None:
         for factor in FACTORS
     }
     record: dict[str, object] = {"photos": str(args.photos), "n": len(photos), "towers": {}}
+    whole: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
+    if args.test_images:
+        import csv
+
+        rows = list(csv.DictReader(args.test_images.open(newline="", encoding="utf-8")))
+        folder = args.test_images.parent
+        trained = set(args.train_generators.split(","))
+        whole = (
+            [
+                np.asarray(decode_image(folder / r["path"], read_image_file(folder / r["path"])).rgb)
+                for r in rows
+            ],
+            np.array([int(r["label"] == "fake") for r in rows]),
+            np.array([r["label"] == "fake" and r["generator"] in trained for r in rows]),
+        )
+        record["test_images"] = {"manifest": str(args.test_images), "n": len(rows)}
     vision, hidden, tile, norm = _vision_tower(args.checkpoint)
     model = TileClassifier(vision, hidden)  # each tower's weights replace all of it in turn
     normalise = Normaliser(*norm)
@@ -116,6 +159,12 @@ def main(argv: list[str] | None = None) -> None:
             figures["test_auc"] = round(scored["overall"]["roc_auc"], 4)
             figures["test_auc_per_family"] = {k: round(v, 4) for k, v in scored["roc_auc_per_family"].items()}
             figures |= against_test(own[1], test_logits, test.labels)
+        if whole is not None:
+            pixels, labels, seen = whole
+            logits = np.array(
+                [image_logits(model, normalise, tile, args.crop_size, args.crops, px) for px in pixels]
+            )
+            figures["test_image_auc"] = image_aucs(labels, seen, logits)
         record["towers"][str(weights)] = figures  # type: ignore[index]
         sys.stdout.write(f"{weights}: {figures} of {len(photos)} real photographs\n")
     if args.out:

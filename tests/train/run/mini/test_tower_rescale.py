@@ -12,19 +12,29 @@ from train.model.vision.stage import VISION_PREFIX, TileClassifier, _vision_towe
 from train.run.mini.tower_rescale import main
 
 
-def test_a_towers_flags_are_counted_at_each_size(tiny_checkpoint: Path, tmp_path: Path) -> None:
+def _stage(checkpoint: Path, folder: Path) -> Path:
+    """The tiny checkpoint's (untrained) tower and head, saved as a vision stage."""
     from safetensors.torch import save_file
 
-    vision, hidden, _, _ = _vision_tower(tiny_checkpoint)
+    vision, hidden, _, _ = _vision_tower(checkpoint)
     model = TileClassifier(vision, hidden)
     weights = {VISION_PREFIX + k: v.contiguous() for k, v in model.vision.state_dict().items()}
     weights |= {"head." + k: v.contiguous() for k, v in model.head.state_dict().items()}
-    stage = tmp_path / "vision.safetensors"
+    stage = folder / "vision.safetensors"
     save_file(weights, str(stage))
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(3):
-        write_test_image(photos / f"p{i}.png", size=(200, 150), seed=i)
+    return stage
+
+
+def _photos(folder: Path, n: int = 3) -> Path:
+    folder.mkdir()
+    for i in range(n):
+        write_test_image(folder / f"p{i}.png", size=(200, 150), seed=i)
+    return folder
+
+
+def test_a_towers_flags_are_counted_at_each_size(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    stage = _stage(tiny_checkpoint, tmp_path)
+    photos = _photos(tmp_path / "photos")
     out = tmp_path / "check.json"
     main([str(photos), "--checkpoint", str(tiny_checkpoint), "--vision", str(stage), "--crop-size", "64",
           "--out", str(out)])  # fmt: skip
@@ -44,6 +54,35 @@ def test_a_towers_flags_are_counted_at_each_size(tiny_checkpoint: Path, tmp_path
     scored = record["towers"][str(stage)]
     assert 0 <= scored["test_auc"] <= 1 and set(scored["test_auc_per_family"]) == {"nn"}
     assert 0 <= scored["x1_flagged_at_test_fpr5"] <= 3 and 0 <= scored["x1_vs_test_fakes_auc"] <= 1
+
+
+def test_whole_test_images_are_ranked_by_the_tower_alone(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    stage = _stage(tiny_checkpoint, tmp_path)
+    photos = _photos(tmp_path / "photos", 1)
+    images = tmp_path / "test"
+    images.mkdir()
+    rows = ["path,label,generator,source,split"]
+    for i, (label, generator) in enumerate([("real", ""), ("real", ""), ("fake", "nn"), ("fake", "other")]):
+        write_test_image(images / f"t{i}.png", size=(160, 128), seed=10 + i)
+        rows.append(f"t{i}.png,{label},{generator},src/{i},test")
+    (images / "manifest.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "check.json"
+    main([str(photos), "--checkpoint", str(tiny_checkpoint), "--vision", str(stage), "--crop-size", "64",
+          "--test-images", str(images / "manifest.csv"), "--train-generators", "nn",
+          "--out", str(out)])  # fmt: skip
+    record = json.loads(out.read_text())
+    assert record["test_images"]["n"] == 4
+    aucs = record["towers"][str(stage)]["test_image_auc"]
+    assert set(aucs) == {"all", "seen", "held_out"} and all(0 <= v <= 1 for v in aucs.values())
+
+
+def test_image_aucs_split_the_fakes_by_family_and_keep_every_real() -> None:
+    from train.run.mini.tower_rescale import image_aucs
+
+    labels = np.array([0, 0, 1, 1])
+    seen = np.array([False, False, True, False])
+    logits = np.array([0.0, 2.0, 3.0, 1.0])  # the seen fake above both reals, the other between
+    assert image_aucs(labels, seen, logits) == {"all": 0.75, "seen": 1.0, "held_out": 0.5}
 
 
 def test_own_size_photographs_are_placed_at_the_test_sets_operating_point() -> None:
