@@ -175,7 +175,7 @@ class Vision:
             self.images_encoded += 1
 
     def encode(self, chunk, unit: Unit) -> np.ndarray:
-        """The (n_tokens, n_embd) encoding of one image chunk; the latest image's are kept."""
+        """The (n_tokens, n_embd) encoding of one image chunk, kept with its image's others."""
         key: tuple[object, int] = unit.key  # type: ignore[assignment]
         image_id, ordinal = key
         kept = self._kept_for(image_id)
