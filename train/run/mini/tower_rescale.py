@@ -18,9 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from train.data.records import ImageRecord
 
 FACTORS = (1, 2)
 
@@ -53,16 +56,22 @@ def against_test(own_size: list[float], test_logits: np.ndarray, labels: np.ndar
     }
 
 
-def image_aucs(labels: np.ndarray, seen: np.ndarray, logits: np.ndarray) -> dict[str, float | None]:
-    """ROC-AUC of whole images: all, reals against the trained families, against the others."""
-    from train.run.metrics import roc_auc
+def image_aucs(
+    records: Sequence[ImageRecord], logits: Sequence[float], trained: set[str]
+) -> dict[str, float | None]:
+    """ROC-AUC of whole images as ``train eval`` reports it: all, reals against the trained
+    families, reals against the others."""
+    from fakescope_cli.view import sigmoid
+    from train.run.evaluate import backend_report
 
-    def auc(mask: np.ndarray) -> float | None:
-        value = roc_auc(labels[mask].tolist(), logits[mask].tolist())
-        return None if value is None else round(value, 4)
+    fakes = {r.generator for r in records if r.label == "fake" and r.generator}
+    scores = [sigmoid(x) for x in logits]  # probabilities, as eval takes them; the same order
+    report = backend_report("tower", records, scores, fakes - trained)
 
-    real = labels == 0
-    return {"all": auc(np.ones_like(real)), "seen": auc(real | seen), "held_out": auc(real | ~seen)}
+    def auc(metrics) -> float | None:
+        return None if metrics is None or metrics.roc_auc is None else round(metrics.roc_auc, 4)
+
+    return {"all": auc(report.overall), "seen": auc(report.seen), "held_out": auc(report.held_out)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,22 +124,14 @@ def main(argv: list[str] | None = None) -> None:
         for factor in FACTORS
     }
     record: dict[str, object] = {"photos": str(args.photos), "n": len(photos), "towers": {}}
-    whole: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
+    whole: tuple[list[ImageRecord], list[np.ndarray]] | None = None
     if args.test_images:
-        import csv
+        from train.data.dataset import load_dataset
 
-        rows = list(csv.DictReader(args.test_images.open(newline="", encoding="utf-8")))
-        folder = args.test_images.parent
-        trained = set(args.train_generators.split(","))
-        whole = (
-            [
-                np.asarray(decode_image(folder / r["path"], read_image_file(folder / r["path"])).rgb)
-                for r in rows
-            ],
-            np.array([int(r["label"] == "fake") for r in rows]),
-            np.array([r["label"] == "fake" and r["generator"] in trained for r in rows]),
-        )
-        record["test_images"] = {"manifest": str(args.test_images), "n": len(rows)}
+        records = load_dataset(args.test_images)
+        pixels = [np.asarray(decode_image(r.path, read_image_file(r.path)).rgb) for r in records]
+        whole = (records, pixels)
+        record["test_images"] = {"manifest": str(args.test_images), "n": len(records)}
     vision, hidden, tile, norm = _vision_tower(args.checkpoint)
     model = TileClassifier(vision, hidden)  # each tower's weights replace all of it in turn
     normalise = Normaliser(*norm)
@@ -160,11 +161,9 @@ def main(argv: list[str] | None = None) -> None:
             figures["test_auc_per_family"] = {k: round(v, 4) for k, v in scored["roc_auc_per_family"].items()}
             figures |= against_test(own[1], test_logits, test.labels)
         if whole is not None:
-            pixels, labels, seen = whole
-            logits = np.array(
-                [image_logits(model, normalise, tile, args.crop_size, args.crops, px) for px in pixels]
-            )
-            figures["test_image_auc"] = image_aucs(labels, seen, logits)
+            records, pixels = whole
+            logits = [image_logits(model, normalise, tile, args.crop_size, args.crops, px) for px in pixels]
+            figures["test_image_auc"] = image_aucs(records, logits, set(args.train_generators.split(",")))
         record["towers"][str(weights)] = figures  # type: ignore[index]
         sys.stdout.write(f"{weights}: {figures} of {len(photos)} real photographs\n")
     if args.out:

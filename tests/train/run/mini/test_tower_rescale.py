@@ -77,12 +77,17 @@ def test_whole_test_images_are_ranked_by_the_tower_alone(tiny_checkpoint: Path, 
 
 
 def test_image_aucs_split_the_fakes_by_family_and_keep_every_real() -> None:
+    from train.data.records import ImageRecord
     from train.run.mini.tower_rescale import image_aucs
 
-    labels = np.array([0, 0, 1, 1])
-    seen = np.array([False, False, True, False])
-    logits = np.array([0.0, 2.0, 3.0, 1.0])  # the seen fake above both reals, the other between
-    assert image_aucs(labels, seen, logits) == {"all": 0.75, "seen": 1.0, "held_out": 0.5}
+    records = [
+        ImageRecord(Path("r0.png"), "real", "test"),
+        ImageRecord(Path("r1.png"), "real", "test"),
+        ImageRecord(Path("f0.png"), "fake", "test", "nn"),
+        ImageRecord(Path("f1.png"), "fake", "test", "other"),
+    ]
+    logits = [0.0, 2.0, 3.0, 1.0]  # the seen fake above both reals, the other between
+    assert image_aucs(records, logits, {"nn"}) == {"all": 0.75, "seen": 1.0, "held_out": 0.5}
 
 
 def test_own_size_photographs_are_placed_at_the_test_sets_operating_point() -> None:
