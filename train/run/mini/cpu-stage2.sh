@@ -20,7 +20,8 @@ RUN=runs/mini-cpu
 NEXT=$RUN/next
 OUT=$NEXT/model
 SEEN=esrgan-av3-x2,cugan-up2x,ae-tiny
-HELD_OUT=lomiri-wallpapers-16.04
+HELD_OUT=lomiri-wallpapers-16.04  # held out of training; with the two below, the own-size set
+OWN_PACKAGES=("$HELD_OUT" opencv-doc visp-images-data)
 ALSO_TRAIN=${ALSO_TRAIN:-}
 CHECKPOINT_EVAL=${CHECKPOINT_EVAL:-1}
 mkdir -p "$NEXT"
@@ -56,25 +57,24 @@ if [ ! -f "$RUN/eval-images/camera/manifest.csv" ]; then
   stamp "mini-eval-images"
   $PY -m train mini-eval-images --cache build/photo-cache --split "$DATA/split.json" \
     --autoencoder "$DATA/ae-tiny.safetensors" --out "$RUN/eval-images" \
-    --held-out-package lomiri-wallpapers-16.04 --held-out-package opencv-doc \
-    --held-out-package visp-images-data --more-cache build/photo-cache-more \
+    $(printf -- '--held-out-package %s ' "${OWN_PACKAGES[@]}") --more-cache build/photo-cache-more \
     --camera-cache build/photo-cache-camera
 fi
 if [ ! -f "$RUN/eval-images/val/manifest.csv" ]; then
   stamp "mini-eval-images --val-only"
   $PY -m train mini-eval-images --cache build/photo-cache --split "$DATA/split.json" \
     --autoencoder "$DATA/ae-tiny.safetensors" --out "$RUN/eval-images" \
-    --held-out-package lomiri-wallpapers-16.04 --val-only
+    --held-out-package "$HELD_OUT" --val-only
 fi
 
 if [ -n "$ALSO_TRAIN" ] && [ ! -f "$RUN/eval-images/$OWN/manifest.csv" ]; then
   stamp "own-size photographs without $ALSO_TRAIN"
-  $PY - "$RUN/eval-images/$OWN" "$ALSO_TRAIN" <<'EOF'
+  $PY - "$RUN/eval-images/$OWN" "$ALSO_TRAIN" "${OWN_PACKAGES[@]}" <<'EOF'
 import sys
 from pathlib import Path
 from train.run.mini.eval_images import cached_packages, copy_own_size
 caches = [Path("build/photo-cache"), Path("build/photo-cache-more")]
-packages = {"opencv-doc", "visp-images-data", "lomiri-wallpapers-16.04"} - {sys.argv[2]}
+packages = set(sys.argv[3:]) - {sys.argv[2]}
 held = set().union(*(cached_packages(c) for c in caches))
 assert packages <= held, packages - held
 print(copy_own_size(caches, frozenset(packages), Path(sys.argv[1])), "photographs")
