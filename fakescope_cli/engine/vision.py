@@ -158,21 +158,27 @@ class Vision:
             mtmd.mtmd_batch_free(batch)
 
     def _encode_batch(self, batch, members: list[Member]) -> None:
-        mtmd = self.mtmd
+        self._run(self.mtmd.mtmd_batch_encode, batch)
+        for chunk, unit, kept in members:
+            self._keep(kept, chunk, unit, self.mtmd.mtmd_batch_get_output_embd(batch, chunk))
+
+    def _run(self, encode, *args) -> None:
+        """One libmtmd encode call, timed and counted as one graph."""
         started = time.perf_counter()
-        status = mtmd.mtmd_batch_encode(batch)
+        status = encode(*args)
         self.seconds += time.perf_counter() - started
         self.graphs += 1
         if status != 0:
             raise InferenceError(f"libmtmd failed to encode the image (status {status})")
-        for chunk, unit, kept in members:
-            ptr = mtmd.mtmd_batch_get_output_embd(batch, chunk)
-            n_tokens = mtmd.mtmd_input_chunk_get_n_tokens(chunk)
-            if not ptr or n_tokens != unit.n_pos:
-                raise InferenceError("libmtmd returned no usable image encoding")
-            flat = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
-            kept[unit.key[1]] = flat.reshape(n_tokens, self.n_embd).copy()  # type: ignore[index]
-            self.images_encoded += 1
+
+    def _keep(self, kept: dict[int, np.ndarray], chunk, unit: Unit, ptr) -> None:
+        """Copies the chunk's encoding from libmtmd's buffer at ``ptr`` into ``kept``."""
+        n_tokens = self.mtmd.mtmd_input_chunk_get_n_tokens(chunk)
+        if not ptr or n_tokens != unit.n_pos:
+            raise InferenceError("libmtmd returned no usable image encoding")
+        flat = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
+        kept[unit.key[1]] = flat.reshape(n_tokens, self.n_embd).copy()  # type: ignore[index]
+        self.images_encoded += 1
 
     def encode(self, chunk, unit: Unit) -> np.ndarray:
         """The (n_tokens, n_embd) encoding of one image chunk, kept with its image's others."""
@@ -180,17 +186,6 @@ class Vision:
         image_id, ordinal = key
         kept = self._kept_for(image_id)
         if ordinal not in kept:
-            started = time.perf_counter()
-            status = self.mtmd.mtmd_encode_chunk(self.ctx, chunk)
-            self.seconds += time.perf_counter() - started
-            self.graphs += 1
-            if status != 0:
-                raise InferenceError(f"libmtmd failed to encode the image (status {status})")
-            n_tokens = self.mtmd.mtmd_input_chunk_get_n_tokens(chunk)
-            ptr = self.mtmd.mtmd_get_output_embd(self.ctx)
-            if not ptr or n_tokens != unit.n_pos:
-                raise InferenceError("libmtmd returned no usable image encoding")
-            flat = np.ctypeslib.as_array(ptr, shape=(n_tokens * self.n_embd,))
-            kept[ordinal] = flat.reshape(n_tokens, self.n_embd).copy()
-            self.images_encoded += 1
+            self._run(self.mtmd.mtmd_encode_chunk, self.ctx, chunk)
+            self._keep(kept, chunk, unit, self.mtmd.mtmd_get_output_embd(self.ctx))
         return kept[ordinal]
