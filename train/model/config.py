@@ -23,6 +23,9 @@ class DataSection:
     image_root: Path | None = None  # where relative image paths start (default: the JSON's folder)
     split: str = "train"  # items whose "split" is another are left out ("" = use every item)
     max_items: int = 0  # 0 = all
+    # Teacher logits for the judgment items' images (``train.run.mini.tower_targets``), for the
+    # distillation term of ``train.distill_weight`` (``train.model.distill``).
+    teacher: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class TrainSection:
     lora_targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     train_vision: bool = True  # LoRA: also train the vision tower in full
     train_connector: bool = True  # LoRA: also train the connector (projector) in full
+    distill_weight: float = 0.0  # weight of the distillation term (0: hard labels alone)
+    distill_temperature: float = 1.0  # teacher logits are divided by this before the sigmoid
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,14 @@ def _check(config: SFTConfig) -> None:
         raise ConfigError(f"{where}: train.bf16 must be 'auto', 'on' or 'off'")
     if not (config.model.checkpoint / "config.json").is_file():
         raise ConfigError(f"{where}: model.checkpoint {config.model.checkpoint} has no config.json")
+    if train.distill_weight < 0 or train.distill_temperature <= 0:
+        raise ConfigError(
+            f"{where}: train.distill_weight must be 0 or more, train.distill_temperature above 0"
+        )
+    if train.distill_weight > 0 and config.data.teacher is None:
+        raise ConfigError(f"{where}: train.distill_weight needs data.teacher (the teacher logits)")
+    if config.data.teacher is not None and not config.data.teacher.is_file():
+        raise ConfigError(f"{where}: data.teacher {config.data.teacher} does not exist")
     if not config.data.train.is_file():
         raise ConfigError(f"{where}: data.train {config.data.train} does not exist")
     if config.export.profile is not None and not config.export.profile.is_file():

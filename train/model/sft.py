@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from fakescope_cli.imageio import decode_image, read_image_file
 from fakescope_cli.profile import DEFAULT_PROFILE, ModelProfile, load_profile_toml
 from train.model.adapter import PROCESSOR_DIR, record_base
 from train.model.config import SFTConfig
+from train.model.distill import distill_trainer_class, judgment_label, label_token_ids, read_teacher
 from train.model.hf_model import IGNORE, load_model, messages_from_llava, training_example
 
 log = logging.getLogger(__name__)
@@ -68,10 +70,17 @@ def read_conversations(
 
 
 class ConversationDataset(torch.utils.data.Dataset):
+    """Training examples; with ``teachers`` (one per item, NaN for none) each carries a ``teacher``."""
+
     def __init__(
-        self, processor: Any, items: list[tuple[Path, list[dict[str, Any]]]], max_length: int
+        self,
+        processor: Any,
+        items: list[tuple[Path, list[dict[str, Any]]]],
+        max_length: int,
+        teachers: list[float] | None = None,
     ) -> None:
         self.processor, self.items, self.max_length = processor, items, max_length
+        self.teachers = teachers
 
     def __len__(self) -> int:
         return len(self.items)
@@ -79,7 +88,21 @@ class ConversationDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         path, messages = self.items[index]
         rgb = decode_image(path, read_image_file(path)).rgb  # as the CLI sees it: upright, alpha over white
-        return training_example(self.processor, rgb, messages, self.max_length, f"{path} (item {index})")
+        example = training_example(self.processor, rgb, messages, self.max_length, f"{path} (item {index})")
+        if self.teachers is not None:
+            example["teacher"] = torch.tensor(self.teachers[index], dtype=torch.float32)
+        return example
+
+
+def item_teachers(
+    items: list[tuple[Path, list[dict[str, Any]]]], teacher: dict[str, float], profile: ModelProfile
+) -> list[float]:
+    """Each item's teacher logit: judgment items whose image has one; NaN for every other item."""
+    fake, real = profile.label_fake.lower(), profile.label_real.lower()
+    return [
+        teacher.get(str(path), math.nan) if judgment_label(messages, fake, real) else math.nan
+        for path, messages in items
+    ]
 
 
 @dataclass
@@ -155,6 +178,7 @@ class SFTResult:
     mmproj: Path | None
     steps: int
     adapter: Path | None = None  # LoRA runs: the trained weights alone (peft folder)
+    distill_losses: tuple[float, ...] = ()  # the distillation term, step by step (this process's steps)
 
 
 def run_sft(config: SFTConfig) -> SFTResult:
@@ -195,11 +219,30 @@ def run_sft(config: SFTConfig) -> SFTResult:
         disable_tqdm=True,
     )
     pad_id = processor.tokenizer.pad_token_id or 0
-    trainer = Trainer(
+    teachers, extra = None, {}
+    trainer_class: type = Trainer
+    if train.distill_weight > 0 and data.teacher is not None:
+        teachers = item_teachers(items, read_teacher(data.teacher), profile)
+        chosen = [i for i, t in enumerate(teachers) if not math.isnan(t)]
+        if not chosen:
+            raise DatasetError(f"{data.teacher}: no judgment item's image has a teacher logit")
+        path, messages = items[chosen[0]]
+        ids = label_token_ids(
+            processor,
+            decode_image(path, read_image_file(path)).rgb,
+            messages,
+            profile.label_fake.lower(),
+            profile.label_real.lower(),
+        )
+        log.info("distillation on %d of %d items (answer tokens %s)", len(chosen), len(items), ids)
+        extra = {"distill": (train.distill_weight, train.distill_temperature, *ids)}
+        trainer_class = distill_trainer_class(Trainer)
+    trainer = trainer_class(
         model=model,
         args=arguments,
-        train_dataset=ConversationDataset(processor, items, train.max_length),
+        train_dataset=ConversationDataset(processor, items, train.max_length, teachers),
         data_collator=PadCollator(pad_id),
+        **extra,
     )
     resume = train.resume and any(train.output_dir.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
@@ -217,7 +260,10 @@ def run_sft(config: SFTConfig) -> SFTResult:
     merged = train.output_dir / "merged"
     merged_model.save_pretrained(merged)
     processor.save_pretrained(merged)
+    distilled = tuple(getattr(trainer, "distill_losses", ()))
     training = {"config": str(config.source), "steps": trainer.state.global_step, "losses": losses}
+    if distilled:
+        training["distill_losses"] = [round(x, 5) for x in distilled]
     for folder in (merged, adapter):
         if folder is not None:
             (folder / "fakescope-training.json").write_text(json.dumps(training, indent=2))
@@ -233,4 +279,4 @@ def run_sft(config: SFTConfig) -> SFTResult:
             profile=profile,
         )
         gguf, mmproj = result.text, result.mmproj
-    return SFTResult(losses, merged, gguf, mmproj, trainer.state.global_step, adapter)
+    return SFTResult(losses, merged, gguf, mmproj, trainer.state.global_step, adapter, distilled)

@@ -8,6 +8,10 @@
 #   keeps the other held-out packages. The tower must have been trained the same way.
 # CHECKPOINT_EVAL=0 (optional): the test images through the GGUF alone, not also the PyTorch
 #   checkpoint (which takes about 20 minutes here); for comparing runs before one is shipped.
+# SFT=CONFIG NEXT=FOLDER (optional): another SFT config (default train/run/mini/sft-cpu.toml) and
+#   where its export and figures go (default runs/mini-cpu/next); the SFT's output folder is the
+#   config's. A config with [data] teacher gets that file from TOWER first
+#   (`train.run.mini.tower_targets`: the distillation targets, train/model/distill.py).
 # Every step skips itself when its output exists, so a run cut off by the end of a session is
 # started again with the same command (the SFT resumes from its last checkpoint); the folders
 # record the DATA and TOWER they were made from, and a different pair is refused. Writes
@@ -17,8 +21,14 @@ DATA=${1:?prep folder}
 TOWER=${2:?vision.safetensors}
 PY=.venv/bin/python
 RUN=runs/mini-cpu
-NEXT=$RUN/next
+NEXT=${NEXT:-$RUN/next}
 OUT=$NEXT/model
+SFT=${SFT:-train/run/mini/sft-cpu.toml}
+toml_path() {  # a path key of the SFT config, resolved against the config's folder ("" if absent)
+  $PY -c 'import sys, tomllib, pathlib; c = pathlib.Path(sys.argv[1]); v = tomllib.loads(c.read_text())[sys.argv[2]].get(sys.argv[3]); print(pathlib.Path(c.parent, v).resolve().relative_to(pathlib.Path.cwd()) if v else "")' "$SFT" "$@"
+}
+SFT_DIR=$(toml_path train output_dir)
+TEACHER=$(toml_path data teacher)
 SEEN=esrgan-av3-x2,cugan-up2x,ae-tiny
 HELD_OUT=lomiri-wallpapers-16.04  # held out of training; with the two below, the own-size set
 OWN_PACKAGES=("$HELD_OUT" opencv-doc visp-images-data)
@@ -27,6 +37,7 @@ CHECKPOINT_EVAL=${CHECKPOINT_EVAL:-1}
 mkdir -p "$NEXT"
 stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
 INPUTS="data=$DATA tower=$TOWER"
+if [ "$SFT" != train/run/mini/sft-cpu.toml ]; then INPUTS="$INPUTS sft=$SFT"; fi
 if [ -n "$ALSO_TRAIN" ]; then INPUTS="$INPUTS also_train=$ALSO_TRAIN"; fi
 if [ -f "$NEXT/inputs.txt" ] && [ "$(cat "$NEXT/inputs.txt")" != "$INPUTS" ]; then
   echo "cpu-stage2: $RUN was made from $(cat "$NEXT/inputs.txt"); move it aside to start from $INPUTS" >&2
@@ -87,16 +98,21 @@ if [ ! -f "$RUN/sft-data/fakeinstruct.json" ]; then
   $PY -m train mini-sft-data --crops "$CROPS" --out "$RUN/sft-data" \
     --profile train/run/mini/profile.toml "${EXCLUDE[@]}"
 fi
-if [ ! -f "$RUN/sft/merged/model.safetensors" ]; then
-  stamp "sft"
-  $PY -m train sft --config train/run/mini/sft-cpu.toml
+if [ -n "$TEACHER" ] && [ ! -f "$TEACHER" ]; then
+  stamp "tower_targets"
+  $PY -m train.run.mini.tower_targets "$RUN/sft-data/fakeinstruct.json" --checkpoint "$RUN/init" \
+    --vision "$TOWER" --out "$TEACHER"
+fi
+if [ ! -f "$SFT_DIR/merged/model.safetensors" ]; then
+  stamp "sft ($SFT)"
+  $PY -m train sft --config "$SFT"
 fi
 
 # 4. an export without the calibration, the Platt fit on validation images, the calibrated export
 grep -v -E '^(logit_scale|logit_offset)' train/run/mini/profile.toml > "$NEXT/profile-uncalibrated.toml"
 if [ ! -f "$NEXT/calibration.json" ]; then
   stamp "export (uncalibrated) and calibrate"
-  $PY -m conversion export $RUN/sft/merged --out "$NEXT/uncalibrated" --name fakescope-mini --quant iq4_nl \
+  $PY -m conversion export "$SFT_DIR/merged" --out "$NEXT/uncalibrated" --name fakescope-mini --quant iq4_nl \
     --mmproj-quant f32 --profile "$NEXT/profile-uncalibrated.toml" --card train/run/mini/card.toml
   $PY -m train.run.mini.calibrate --images "$RUN/eval-images/val/manifest.csv" \
     --gguf "$NEXT/uncalibrated/fakescope-mini.gguf" --seen "$SEEN" --out "$NEXT/calibration.json"
@@ -111,14 +127,14 @@ text += f"logit_scale = {fit['logit_scale']:.4f}\nlogit_offset = {fit['logit_off
 EOF
 if [ ! -f "$OUT/fakescope-mini.manifest.json" ]; then
   stamp "export (calibrated)"
-  $PY -m conversion export $RUN/sft/merged --out "$OUT" --name fakescope-mini --quant iq4_nl \
+  $PY -m conversion export "$SFT_DIR/merged" --out "$OUT" --name fakescope-mini --quant iq4_nl \
     --mmproj-quant f32 --profile "$NEXT/profile.toml" --card train/run/mini/card.toml
 fi
 
 # 5. the card's figures: test images (checkpoint and GGUF), own-size photographs, camera originals
 if [ ! -f "$NEXT/eval-test.json" ]; then
   stamp "eval test"
-  BOTH=(--checkpoint $RUN/sft/merged)
+  BOTH=(--checkpoint "$SFT_DIR/merged")
   if [ "$CHECKPOINT_EVAL" = 0 ]; then BOTH=(); fi
   $PY -m train eval $RUN/eval-images/test/manifest.csv "${BOTH[@]}" \
     --gguf "$OUT/fakescope-mini.gguf" --profile "$NEXT/profile.toml" --train-generators "$SEEN" \
