@@ -13,7 +13,7 @@ variant, and a small model's cost per decode is mostly reading its weights.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,10 +26,11 @@ Embedded = tuple[list[Unit], np.ndarray]  # a prompt's units and its input rows
 
 @dataclass(frozen=True)
 class PromptLogits:
-    """Next-token logits after a prompt, and after each token of each continuation."""
+    """Next-token logits after a prompt, and after each token of each continuation (one row per
+    token, as the decode returned them: shared prefixes share rows, nothing is copied)."""
 
     last: np.ndarray
-    forced: dict[tuple[int, ...], np.ndarray]
+    forced: Mapping[tuple[int, ...], Sequence[np.ndarray]]
 
 
 def shared_prefix(prompts: Sequence[Embedded]) -> int:
@@ -137,7 +138,7 @@ class BatchedScorer:
             last = next(logits)
             after = {node.prefix: next(logits) for node in self.tree}
             forced = {
-                c: np.stack([after[c[:depth]] for depth in range(1, len(c) + 1)]) for c in self.continuations
+                c: tuple(after[c[:depth]] for depth in range(1, len(c) + 1)) for c in self.continuations
             }
             out.append(PromptLogits(last, forced))
         return out

@@ -33,7 +33,7 @@ from fakescope_cli.scoring import label_probabilities, label_score
 from fakescope_cli.view import Box, aggregate, crop_boxes, cut, map_boxes, region_box, sigmoid
 
 Progress = Callable[[int, int], None]
-Forced = Callable[[tuple[int, ...]], np.ndarray]
+Forced = Callable[[tuple[int, ...]], "np.ndarray | Sequence[np.ndarray]"]  # a row after each token
 
 log = logging.getLogger(__name__)
 

@@ -220,8 +220,10 @@ class NativeModel:
         return n_units
 
     def clear(self) -> None:
-        """Empty the KV cache, every sequence."""
-        self.lib.llama_memory_clear(self.lib.llama_get_memory(self.ctx), True)
+        """Empty the KV cache, every sequence. The cells are freed, their data left as it is (a
+        freed cell is masked out of attention, as after ``llama_memory_seq_rm``): zeroing a
+        context's K and V buffers cost milliseconds a decode."""
+        self.lib.llama_memory_clear(self.lib.llama_get_memory(self.ctx), False)
         self.units = []
 
     def _decode(self, tokens: Sequence[int], start: int, all_logits: bool) -> np.ndarray | None:
@@ -281,8 +283,18 @@ class NativeModel:
                     flagged.append(i)
             batch.n_tokens = count
             self._run(batch, "llama.cpp failed to decode the prompt")
-            out.extend(self._logits(i) for i in flagged)
+            out.extend(self._output_rows(len(flagged)))
         return out
+
+    def _output_rows(self, count: int) -> list[np.ndarray]:
+        """The last decode's ``count`` output rows, in batch order, copied out in one block."""
+        if not count:
+            return []
+        ptr = self.lib.llama_get_logits(self.ctx)  # reorders llama.cpp's outputs to batch order
+        if not ptr:
+            raise InferenceError("llama.cpp returned no logits")
+        block = np.ctypeslib.as_array(ptr, shape=(count, self.n_vocab)).copy()
+        return list(block)
 
     # -- prompts --------------------------------------------------------------------------
     def prompt_chunks(self, prompt: str, rgb: bytes, width: int, height: int, image_id: str):
