@@ -11,8 +11,6 @@ import pytest
 import torch
 
 from fakescope_cli.errors import ConfigError, DatasetError
-from fakescope_cli.profile import DEFAULT_PROFILE
-from tests.conftest import write_test_image
 from train.model.config import load_config
 from train.model.distill import answer_scores, distill_loss, judgment_label, read_teacher
 from train.model.hf_model import IGNORE, assistant_turn, user_turn
@@ -63,27 +61,18 @@ def test_a_malformed_teacher_file_is_one_error_naming_it(tmp_path: Path) -> None
 
 
 def _judgments(folder: Path, count: int = 8) -> tuple[Path, Path]:
-    """Judgment items on random images and a teacher that contradicts every label (logits +-3 and
-    +-0.5 of the other sign): the hard labels alone would move the score away from it."""
-    items, logits = [], {}
-    for i in range(count):
-        label = "fake" if i % 2 else "real"
-        image = write_test_image(folder / f"img{i}.png", seed=i)
-        items.append(
-            {
-                "id": str(i),
-                "image": image.name,
-                "conversations": [
-                    {"from": "human", "value": f"<image>\n{DEFAULT_PROFILE.judge_prompt}"},
-                    {"from": "gpt", "value": label},
-                ],
-            }
-        )
-        logits[str(image)] = (3.0 if i < count // 2 else 0.5) * (-1 if label == "fake" else 1)
-    (folder / "instruct.json").write_text(json.dumps(items))
+    """Judgment items on random images (odd ones fake) and a teacher that contradicts every label
+    (logits +-3 and +-0.5 of the other sign): the hard labels alone would move the score away."""
+    from tests.train.model.test_sft_and_eval import _conversations
+
+    conversations = _conversations(folder, count, follow_up=False)
+    logits = {
+        str(folder / f"img{i}.png"): (3.0 if i < count // 2 else 0.5) * (-1 if i % 2 else 1)
+        for i in range(count)
+    }
     teacher = folder / "teacher.json"
     teacher.write_text(json.dumps({"logits": logits}))
-    return folder / "instruct.json", teacher
+    return conversations, teacher
 
 
 def _config(folder: Path, checkpoint: Path, teacher: Path | None, **train: object) -> Path:

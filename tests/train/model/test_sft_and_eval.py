@@ -19,23 +19,23 @@ from train.model.config import load_config
 pytest.importorskip("peft")
 
 
-def _conversations(folder: Path, count: int = 8) -> Path:
+def _conversations(folder: Path, count: int = 8, follow_up: bool = True) -> Path:
+    """``count`` judgments of random images (odd ones fake), each with a follow-up question unless
+    ``follow_up`` is off (then each is a judgment item alone)."""
     items = []
     for i in range(count):
         label = "fake" if i % 2 else "real"
         image = write_test_image(folder / f"img{i}.png", seed=i)
-        items.append(
-            {
-                "id": str(i),
-                "image": image.name,
-                "conversations": [
-                    {"from": "human", "value": f"<image>\n{DEFAULT_PROFILE.judge_prompt}"},
-                    {"from": "gpt", "value": label},
-                    {"from": "human", "value": "Why?"},
-                    {"from": "gpt", "value": "the texture shows a pattern"},
-                ],
-            }
-        )
+        turns = [
+            {"from": "human", "value": f"<image>\n{DEFAULT_PROFILE.judge_prompt}"},
+            {"from": "gpt", "value": label},
+        ]
+        if follow_up:
+            turns += [
+                {"from": "human", "value": "Why?"},
+                {"from": "gpt", "value": "the texture shows a pattern"},
+            ]
+        items.append({"id": str(i), "image": image.name, "conversations": turns})
     path = folder / "instruct.json"
     path.write_text(json.dumps(items))
     return path
