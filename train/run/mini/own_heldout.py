@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--reals", type=Path, required=True, help="the test images' manifest (its reals)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=300.0)
+    parser.add_argument(
+        "--steps", type=int, default=0, help="train this many steps instead (the same family on any machine)"
+    )
     parser.add_argument("--exclude-package", action="append", default=["lomiri-wallpapers-16.04"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -54,7 +57,7 @@ def main() -> None:
     optimizers = family.optimizers(nets)
     generator = torch.Generator().manual_seed(args.seed)
     started, steps, loss = time.time(), 0, float("nan")
-    while time.time() - started < args.seconds:
+    while (steps < args.steps) if args.steps else (time.time() - started < args.seconds):
         batch = data[torch.randint(0, len(data), (32,), generator=generator)]
         loss = family.train_step(nets, optimizers, batch, generator)["loss"]
         steps += 1
