@@ -4,8 +4,11 @@
         --run distill=runs/mini-cpu/next-distill --out train/run/mini/stage2c/summary.json
 
 A run folder holds ``train eval``'s JSON records: ``eval-test.json`` (or ``gguf-test.json``), and
-where present ``eval-own-size.json`` and ``eval-camera.json`` (or the ``gguf-`` names). Each run is
-read through its GGUF backend. Prints a plain table and writes the figures as JSON.
+where present ``eval-own-size.json``, ``eval-camera.json`` and ``eval-own-family.json`` (the
+held-out ``ae-resynth`` images against the test reals, ``train.run.mini.own_heldout``), or the
+``gguf-`` names. Each run is read through its GGUF backend; a test record made with ``--explain``
+adds the explanations checked against the evidence engine. Prints a plain table and writes the
+figures as JSON.
 """
 
 from __future__ import annotations
@@ -65,13 +68,26 @@ def run_figures(folder: Path) -> dict[str, Any]:
         record = _record(folder, name)
         if record is not None:
             out[name] = _reals_flagged(record)
+    family = _record(folder, "own-family")
+    if family is not None and "gguf" in family["backends"]:
+        out["own_family_auc"] = auc(family["backends"]["gguf"]["overall"])
+    checked = test.get("explanations") or {}
+    if "agree" in checked:
+        out["explanations"] = {k: checked[k] for k in ("agree", "disagree", "unverifiable")}
     return out
 
 
 def table(runs: dict[str, dict[str, Any]]) -> str:
     names = list(runs)
     rows = [("figure", *names)]
-    keys = ["test_auc_all", "test_auc_seen", "test_auc_held_out", "test_ece", "test_accuracy"]
+    keys = [
+        "test_auc_all",
+        "test_auc_seen",
+        "test_auc_held_out",
+        "test_ece",
+        "test_accuracy",
+        "own_family_auc",
+    ]
     for key in keys:
         rows.append((key, *(str(runs[n].get(key)) for n in names)))
     families = sorted({f for r in runs.values() for f in r["per_family_auc"]})
@@ -88,6 +104,14 @@ def table(runs: dict[str, dict[str, Any]]) -> str:
                     else f"{got['p_fake_at_least_0.5']} / {got[f'likely_ai_{LIKELY_AI}']} of {got['images']}"
                 )
             rows.append((f"{part} flagged (p>=0.5 / likely-ai)", *cells))
+    if any("explanations" in r for r in runs.values()):
+        cells = []
+        for n in names:
+            got = runs[n].get("explanations")
+            cells.append(
+                "-" if got is None else f"{got['agree']} / {got['disagree']} / {got['unverifiable']}"
+            )
+        rows.append(("explanations agree / disagree / no claim", *cells))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows) + "\n"
 

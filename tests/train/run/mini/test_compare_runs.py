@@ -12,8 +12,16 @@ from train.run.evaluate import EvalReport, backend_report
 from train.run.mini.compare_runs import main, run_figures
 
 
-def _write(folder: Path, name: str, records: list[ImageRecord], scores: list[float], held: set[str]) -> None:
+def _write(
+    folder: Path,
+    name: str,
+    records: list[ImageRecord],
+    scores: list[float],
+    held: set[str],
+    explanations: dict[str, object] | None = None,
+) -> None:
     report = EvalReport(records, [backend_report("gguf", records, scores, held)], [], sorted(held))
+    report.explanations = explanations or {}
     folder.mkdir(exist_ok=True)
     (folder / f"eval-{name}.json").write_text(json.dumps(report.to_dict()))
 
@@ -51,3 +59,20 @@ def test_a_folder_without_a_test_record_is_one_line_naming_it(
     assert main(["--run", f"x={tmp_path}"]) == 2
     assert str(tmp_path) in capsys.readouterr().err
     assert main(["--run", "no-folder"]) == 2
+
+
+def test_own_family_auc_and_explanation_checks_join_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _run(tmp_path / "a", [0.9, 0.8], [0.1, 0.2], [0.3])
+    reals = [ImageRecord(Path(f"r{i}.jpg"), "real", "test") for i in range(2)]
+    resynth = [ImageRecord(Path(f"s{i}.jpg"), "fake", "test", "ae-resynth") for i in range(2)]
+    _write(a, "own-family", reals + resynth, [0.1, 0.5, 0.3, 0.9], {"ae-resynth"})  # 3 of 4 pairs
+    checks = {"agree": 2, "disagree": 1, "unverifiable": 17, "share_agreeing": 2 / 3, "samples": []}
+    _write(a, "test", reals + resynth, [0.1, 0.2, 0.9, 0.8], {"ae-resynth"}, checks)
+    figures = run_figures(a)
+    assert figures["own_family_auc"] == 0.75
+    assert figures["explanations"] == {"agree": 2, "disagree": 1, "unverifiable": 17}
+    assert main(["--run", f"a={a}"]) == 0
+    printed = capsys.readouterr().out
+    assert "own_family_auc" in printed and "2 / 1 / 17" in printed
