@@ -77,6 +77,10 @@ def run_figures(folder: Path) -> dict[str, Any]:
     return out
 
 
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
 def table(runs: dict[str, dict[str, Any]]) -> str:
     names = list(runs)
     rows = [("figure", *names)]
@@ -89,10 +93,10 @@ def table(runs: dict[str, dict[str, Any]]) -> str:
         "own_family_auc",
     ]
     for key in keys:
-        rows.append((key, *(str(runs[n].get(key)) for n in names)))
+        rows.append((key, *(_cell(runs[n].get(key)) for n in names)))
     families = sorted({f for r in runs.values() for f in r["per_family_auc"]})
     for family in families:
-        rows.append((f"auc {family}", *(str(runs[n]["per_family_auc"].get(family)) for n in names)))
+        rows.append((f"auc {family}", *(_cell(runs[n]["per_family_auc"].get(family)) for n in names)))
     for part in ("own-size", "own-size-unseen", "camera"):
         if any(part in r for r in runs.values()):
             cells = []
