@@ -71,16 +71,20 @@ def main(argv: list[str] | None = None) -> int:
         for name, value in spelling_scores(scorer.label_logits(image)).items():
             scores.setdefault(name, []).append(value)
     labels = [int(r["label"]) for r in picked]
+    named = {f"form {i}": text for i, text in enumerate(forms)}
+    aucs = {name: roc_auc(labels, values) for name, values in scores.items()}
+    means = {name: sum(values) / len(values) for name, values in scores.items()}
+    for name, auc in aucs.items():
+        label = named.get(name, "all spellings pooled")
+        shown = "-" if auc is None else f"{auc:.3f}"
+        sys.stdout.write(f"{name:8} {label!r:28} AUC {shown}  mean score {means[name]:+.2f}\n")
     result = {
         "checkpoint": str(args.checkpoint),
         "crops": len(picked),
-        "forms": {f"form {i}": text for i, text in enumerate(forms)},
-        "auc": {name: roc_auc(labels, values) for name, values in scores.items()},
-        "mean": {name: sum(values) / len(values) for name, values in scores.items()},
+        "forms": named,
+        "auc": aucs,
+        "mean": means,
     }
-    for name, auc in result["auc"].items():
-        label = result["forms"].get(name, "all spellings pooled")
-        sys.stdout.write(f"{name:8} {label!r:28} AUC {auc:.3f}  mean score {result['mean'][name]:+.2f}\n")
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
