@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fakescope_cli.imageio import decode_image, read_image_file
 from fakescope_cli.scoring import label_score, variant_score
 
 
@@ -33,9 +34,6 @@ def spelling_scores(labels: Mapping[str, Sequence[Sequence[float]]]) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    import torch
-    from PIL import Image
-
     from fakescope_cli.profile import load_profile_toml
     from train.model.hf_model import TokenScorer, load_model
     from train.run.metrics import roc_auc
@@ -50,7 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
-    torch.manual_seed(args.seed)
     rows = [r for r in csv.DictReader(args.crops.open()) if r["split"] == "test"]
     rng = random.Random(args.seed)
     picked = [
@@ -67,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     scores: dict[str, list[float]] = {}
     for row in picked:
-        image = Image.open(args.crops.parent / row["path"]).convert("RGB")
+        path = args.crops.parent / row["path"]
+        image = decode_image(path, read_image_file(path)).rgb  # decoded as the CLI decodes
         for name, value in spelling_scores(scorer.label_logits(image)).items():
             scores.setdefault(name, []).append(value)
     labels = [int(r["label"]) for r in picked]
